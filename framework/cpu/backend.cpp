@@ -1,0 +1,51 @@
+// The CPU backend's table, and the registry that maps a Device to its table.
+#include <cstring>
+
+#include "framework/check.h"
+#include "framework/cpu/kernels.h"
+
+namespace dale {
+
+static const Backend kCpuBackend = {
+    .name = "cpu",
+    .alloc = cpu::alloc,
+    .free = cpu::free,
+    .fill = cpu::fill,
+    .copy = cpu::copy,
+    .to_host = cpu::copy,
+    .from_host = cpu::copy,
+    .gemm = cpu::gemm,
+    .map = cpu::map,
+    .add_scalar_ptr = cpu::add_scalar_ptr,
+    .add_rowvec = cpu::add_rowvec,
+    .col_sum = cpu::col_sum,
+    .row_mean = cpu::row_mean,
+    .row_var = cpu::row_var,
+    .row_mean_backward = cpu::row_mean_backward,
+    .row_var_backward = cpu::row_var_backward,
+    .sum_all = cpu::sum_all,
+    .norm_forward = cpu::norm_forward,
+    .norm_backward = cpu::norm_backward,
+    .errnorm_backward = cpu::errnorm_backward,
+    .xent_forward = cpu::xent_forward,
+    .xent_backward = cpu::xent_backward,
+    .count_correct = cpu::count_correct,
+    .sgd_update = cpu::sgd_update,
+    .eg_update = cpu::eg_update,
+    .adamw_update = cpu::adamw_update,
+};
+
+static const Backend* g_backends[2] = {&kCpuBackend, nullptr};
+
+void register_backend(Device d, const Backend* b) { g_backends[int(d)] = b; }
+bool backend_available(Device d) { return g_backends[int(d)] != nullptr; }
+
+const Backend& backend(Device d) {
+  if (!g_backends[int(d)])
+    throw InputError(fmt::format(
+        "device {}: no backend available (dale was built without CUDA, or no GPU is present)",
+        device_name(d)));
+  return *g_backends[int(d)];
+}
+
+}  // namespace dale

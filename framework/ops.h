@@ -1,0 +1,46 @@
+// Differentiable ops. Each runs its forward kernel through the backend table and, when autodiff
+// is on and an input requires a gradient, records its backward on the tape. Broadcasting is
+// explicit: binary maps need equal shapes; add_bias adds a vector along rows; nothing else
+// broadcasts. Misuse (shapes, devices, domain) throws dale::Error naming the op and the shapes.
+#pragma once
+#include "framework/math.h"
+#include "framework/tensor.h"
+
+namespace dale {
+
+// C = op(a) · op(b), op = transpose when the flag is set. linear(x, W) = x Wᵀ (a layer).
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+Tensor linear(const Tensor& x, const Tensor& W);
+
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);   // b must have no zero (checked on the CPU)
+Tensor add_bias(const Tensor& x, const Tensor& b);  // x: rows × n, b: n elements (any shape)
+Tensor scale(const Tensor& x, float s);
+Tensor add_scalar(const Tensor& x, float s);
+Tensor square(const Tensor& x);
+Tensor sqrt(const Tensor& x);                    // x ≥ 0 (checked on the CPU)
+Tensor relu(const Tensor& x);
+
+Tensor row_mean(const Tensor& x);                // rows × 1: mean_k
+Tensor row_var(const Tensor& x);                 // rows × 1: var_k, population variance
+Tensor sum(const Tensor& x);                     // [1]
+Tensor mean(const Tensor& x);                    // [1]
+
+// sg(x): forward identity, backward zero.
+Tensor stop_grad(const Tensor& x);
+
+// LayerNorm / MeanNorm / DivisiveNorm of SPEC §5 over each row; `detach` passes the error
+// through unchanged (normalize forward only).
+Tensor normalize(const Tensor& z, NormKind kind, bool detach);
+// G of SPEC §4: identity forward; backward by `mode` using z's forward value. `w` holds the
+// FaCenter weights (cols elements summing to 1), undefined otherwise.
+Tensor error_normalize(const Tensor& z, ErrNorm mode, const Tensor& w = Tensor());
+
+// Mean over the batch of softmax cross-entropy with label smoothing; labels: rows class ids.
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels, float smoothing);
+// Number of rows whose arg-max is the label, as a [1] tensor (not differentiable).
+Tensor count_correct(const Tensor& logits, const Tensor& labels);
+
+}  // namespace dale
