@@ -85,7 +85,7 @@ Tensor& Tensor::as_parameter(std::string name, Group g, bool frozen) {
   p_->name = std::move(name);
   p_->group = g;
   p_->frozen = frozen;
-  p_->requires_grad = true;
+  p_->requires_grad = !frozen;  // a frozen parameter costs no gradient computation
   return *this;
 }
 

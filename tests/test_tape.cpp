@@ -100,7 +100,10 @@ TEST_CASE("parameters carry a name, a group and a frozen flag") {
   CHECK(w.name() == "fc0.Wex");
   CHECK(std::string(group_name(w.group())) == "wex");
   CHECK_FALSE(w.frozen());
-  CHECK(Tensor::zeros({1}).as_parameter("fc0.Bei", Group::Bei, true).frozen());
+  Tensor bei = Tensor::zeros({1});
+  bei.as_parameter("fc0.Bei", Group::Bei, true);
+  CHECK(bei.frozen());
+  CHECK_FALSE(bei.requires_grad());
 }
 
 TEST_CASE("host round trip and shapes") {

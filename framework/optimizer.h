@@ -1,0 +1,50 @@
+// The optimizer of SPEC §8: parameter groups (wex, wix, wei, bix, bei, bias) with their own
+// learning rate and momentum, weight decay only for non-inhibitory groups, the non-negativity
+// clamp for sign-constrained groups, frozen parameters skipped. Algorithms: SGD (with optional
+// Nesterov), exponentiated gradient for sign-constrained groups (SGD for the free ones), AdamW.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "framework/backend.h"
+#include "framework/tensor.h"
+
+namespace dale {
+
+enum class Algorithm { SGD, EG, AdamW };
+Algorithm parse_algorithm(const std::string& s);  // "sgd" | "eg" | "adamw"; InputError otherwise
+const char* algorithm_name(Algorithm a);
+
+struct OptimConfig {
+  Algorithm algorithm = Algorithm::SGD;
+  float lr = 0.005f;      // wex and bias
+  float lr_wix = 0.1f;    // wix and bix
+  float lr_wei = 0.001f;  // wei and bei
+  float momentum = 0.f, inhib_momentum = 0.f, wd = 0.f;
+  bool nesterov = false;
+};
+
+bool is_inhibitory(Group g);       // wix, wei, bix, bei
+bool is_sign_constrained(Group g);  // wex, wix, wei, bei
+// The per-tensor arguments of one update for a parameter of group g (step is 1-based).
+UpdateArgs update_args(const OptimConfig& c, Group g, int64_t step);
+
+class Optimizer {
+ public:
+  Optimizer(std::vector<Tensor> params, OptimConfig cfg);
+  // One update of every trainable parameter that has a gradient, then every gradient is cleared.
+  void step();
+  void zero_grad();
+  int64_t steps() const { return steps_; }
+  const OptimConfig& config() const { return cfg_; }
+
+ private:
+  struct Slot {
+    Tensor p, v, m;  // momentum / second moment (v), first moment (m); allocated on demand
+  };
+  std::vector<Slot> slots_;
+  OptimConfig cfg_;
+  int64_t steps_ = 0;
+};
+
+}  // namespace dale

@@ -1,0 +1,68 @@
+// I-Norm and I-Norm (sub) layers; see inorm_layer.h for the equations. The stop-gradients are
+// what make one backward of (task loss + local losses) give each parameter exactly its own
+// gradient: the task error reaches Wex, b and x only; the local loss reaches Wix, Bix (and Wei
+// in the sub layer) only.
+#include "models/inorm_layer.h"
+
+#include "framework/ops.h"
+#include "models/init.h"
+
+namespace dale {
+
+INormLayer::INormLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode_, float lambda_var_,
+                       RngStream& rng, Device dev)
+    : Layer(std::move(name)), mode(mode_), lambda_var(lambda_var_) {
+  const int64_t ni = inhibitory_units(ne);
+  DaleInit w = dale_init(n, ne, ni, rng);
+  Wex = param(w.Wex, {ne, n}, "Wex", Group::Wex, dev);
+  Wix = param(w.Wix, {ni, n}, "Wix", Group::Wix, dev);
+  Wei = param(w.Wei, {ne, ni}, "Wei", Group::Wei, dev, /*frozen=*/true);
+  bias = param(std::vector<float>(size_t(ne), 0.f), {ne, 1}, "bias", Group::Bias, dev);
+  Bix = param(inorm_bix(w), {ne, n}, "Bix", Group::Bix, dev);
+  Bei = param(std::vector<float>(size_t(ne * ne), 1.f / float(ne)), {ne, ne}, "Bei", Group::Bei,
+              dev, /*frozen=*/true);
+  if (mode == ErrNorm::FaCenter) {
+    RngStream fa(rng.next_u64(), kStreamFa);
+    fa_w = Tensor::from_vector(fa_weights(ne, fa), {ne}, dev);
+  }
+}
+
+Tensor INormLayer::forward(const Tensor& x, bool training) {
+  const Tensor xs = stop_grad(x);
+  const Tensor e = add_bias(linear(x, Wex), bias);
+  const Tensor inh = linear(linear(xs, Wix), Wei);
+  const Tensor zd = sqrt(add_scalar(linear(square(linear(xs, Bix)), Bei), kEpsNorm));
+  const Tensor z = div(sub(e, stop_grad(inh)), stop_grad(zd));
+  local_loss_ = Tensor();
+  if (training) {
+    const Tensor u = div(sub(stop_grad(e), inh), zd);
+    const Tensor terms = add(square(row_mean(u)), square(add_scalar(row_var(u), -1.f)));
+    local_loss_ = scale(mean(terms), lambda_var);
+  }
+  return error_normalize(z, mode, fa_w);
+}
+
+INormSubLayer::INormSubLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode_, float lambda_,
+                             RngStream& rng, Device dev)
+    : Layer(std::move(name)), mode(mode_), lambda(lambda_) {
+  const int64_t ni = inhibitory_units(ne);
+  DaleInit w = dale_init(n, ne, ni, rng);
+  Wex = param(w.Wex, {ne, n}, "Wex", Group::Wex, dev);
+  Wix = param(w.Wix, {ni, n}, "Wix", Group::Wix, dev);
+  Wei = param(w.Wei, {ne, ni}, "Wei", Group::Wei, dev);  // trained by the mean local loss
+  bias = param(std::vector<float>(size_t(ne), 0.f), {ne, 1}, "bias", Group::Bias, dev);
+}
+
+Tensor INormSubLayer::forward(const Tensor& x, bool training) {
+  const Tensor e = add_bias(linear(x, Wex), bias);
+  const Tensor inh = linear(linear(stop_grad(x), Wix), Wei);
+  const Tensor z = sub(e, stop_grad(inh));
+  local_loss_ = Tensor();
+  if (training) {
+    const Tensor u = sub(stop_grad(e), inh);
+    local_loss_ = scale(mean(square(row_mean(u))), lambda);
+  }
+  return error_normalize(z, mode, Tensor());
+}
+
+}  // namespace dale

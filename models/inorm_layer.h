@@ -1,0 +1,41 @@
+// I-Norm layer (SPEC §2.3): inhibition trained to layer-normalize activity.
+//   e   = x Wexᵀ + b                              task path
+//   inh = (sg(x) Wixᵀ) Weiᵀ                       subtractive inhibition
+//   zd  = sqrt((sg(x) Bixᵀ)² Beiᵀ + ε_norm)       divisive (shunting) inhibition
+//   z   = (e − sg(inh)) / sg(zd),  out = G(z)     G: the error-normalization mode (SPEC §4)
+// Local loss (SPEC §3): u = (sg(e) − inh)/zd, L = λ_var · mean_b(mean_k(u)² + (var_k(u) − 1)²);
+// it trains Wix and Bix alone. Wei and Bei are frozen.
+//
+// I-Norm (sub) (SPEC §2.4) is the subtractive half: z = e − sg(inh), out = G(z) with G = center
+// or none, local loss u = sg(e) − inh, L = λ · mean_b(mean_k(u)²), training Wix and Wei.
+#pragma once
+#include "framework/math.h"
+#include "framework/rng.h"
+#include "models/layer.h"
+
+namespace dale {
+
+class INormLayer : public Layer {
+ public:
+  INormLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode, float lambda_var,
+             RngStream& rng, Device dev);
+  Tensor forward(const Tensor& x, bool training) override;
+  std::vector<Tensor> parameters() const override { return {Wex, Wix, Wei, bias, Bix, Bei}; }
+  Tensor Wex, Wix, Wei, bias, Bix, Bei;
+  Tensor fa_w;  // fa_center's fixed lateral weights (ne), undefined for other modes
+  ErrNorm mode;
+  float lambda_var;
+};
+
+class INormSubLayer : public Layer {
+ public:
+  INormSubLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode, float lambda,
+                RngStream& rng, Device dev);
+  Tensor forward(const Tensor& x, bool training) override;
+  std::vector<Tensor> parameters() const override { return {Wex, Wix, Wei, bias}; }
+  Tensor Wex, Wix, Wei, bias;
+  ErrNorm mode;
+  float lambda;
+};
+
+}  // namespace dale

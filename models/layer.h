@@ -1,0 +1,31 @@
+// The interface every layer of SPEC §2 implements. A layer owns its parameters (named as in
+// SPEC §12, e.g. "fc0.Wex") and computes z from its input; layers with inhibitory plasticity
+// also produce their local loss (SPEC §3) during training.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "framework/tensor.h"
+
+namespace dale {
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  // z for input x (rows = samples). With `training`, layers with a local loss compute it too.
+  virtual Tensor forward(const Tensor& x, bool training) = 0;
+  // Every parameter, frozen ones included (they are part of the checkpoint).
+  virtual std::vector<Tensor> parameters() const = 0;
+  // The local inhibitory loss of the last training forward (λ included); undefined if none.
+  const Tensor& local_loss() const { return local_loss_; }
+  const std::string& name() const { return name_; }
+
+ protected:
+  explicit Layer(std::string name) : name_(std::move(name)) {}
+  Tensor param(const std::vector<float>& v, Shape s, const char* what, Group g, Device dev,
+               bool frozen = false) const;
+  std::string name_;
+  Tensor local_loss_;
+};
+
+}  // namespace dale

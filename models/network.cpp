@@ -1,0 +1,134 @@
+// Network assembly from a variant, forward pass and checkpoint state.
+#include "models/network.h"
+
+#include "framework/check.h"
+#include "framework/ops.h"
+#include "models/init.h"
+#include "models/inorm_layer.h"
+
+namespace dale {
+
+static int64_t checked_width(const NetworkConfig& cfg, const Variant& v) {
+  const int64_t w = cfg.width == 0 ? v.default_width : cfg.width;
+  if (w < 2)
+    throw InputError(fmt::format("--model.hidden_layer_width: {} is not a width; expected an "
+                                 "integer ≥ 2 (0 picks the variant's default)",
+                                 cfg.width));
+  return w;
+}
+
+Network::Network(const NetworkConfig& cfg)
+    : variant(find_variant(cfg.variant)), config(cfg), width(checked_width(cfg, variant)) {
+  RngStream rng(cfg.seed, kStreamInit);
+  int64_t n = cfg.inputs;
+  for (const char* name : {"fc0", "fc1"}) {
+    switch (variant.hidden) {
+      case HiddenKind::E: hidden_.push_back(std::make_unique<ELayer>(name, n, width, rng, cfg.device)); break;
+      case HiddenKind::EI:
+        hidden_.push_back(std::make_unique<EILayer>(name, n, width, inhibitory_units(width), rng, cfg.device));
+        break;
+      case HiddenKind::INorm:
+        hidden_.push_back(std::make_unique<INormLayer>(name, n, width, variant.errnorm,
+                                                       cfg.lambda_homeo_var, rng, cfg.device));
+        break;
+      case HiddenKind::INormSub:
+        hidden_.push_back(std::make_unique<INormSubLayer>(name, n, width, variant.errnorm,
+                                                          cfg.lambda_homeo, rng, cfg.device));
+        break;
+    }
+    n = width;
+  }
+  output_ = std::make_unique<EILayer>("fc_output", n, cfg.classes, 1, rng, cfg.device);
+}
+
+Tensor Network::forward(const Tensor& x, bool training) {
+  hidden_z_.clear();
+  Tensor h = x;
+  for (auto& layer : hidden_) {
+    Tensor z = layer->forward(h, training);
+    switch (variant.norm) {
+      case ExplicitNorm::None: break;
+      case ExplicitNorm::Layer: z = normalize(z, NormKind::Layer, variant.norm_detach); break;
+      case ExplicitNorm::Mean: z = normalize(z, NormKind::Mean, variant.norm_detach); break;
+      case ExplicitNorm::Divisive: z = normalize(z, NormKind::Divisive, variant.norm_detach); break;
+    }
+    hidden_z_.push_back(z);
+    h = relu(z);
+  }
+  return output_->forward(h, training);
+}
+
+std::vector<Tensor> Network::local_losses() const {
+  std::vector<Tensor> out;
+  for (const auto& l : hidden_) out.push_back(l->local_loss());
+  return out;
+}
+
+Tensor Network::local_loss() const {
+  Tensor total;
+  for (const auto& l : hidden_)
+    if (l->local_loss().defined()) total = total.defined() ? add(total, l->local_loss()) : l->local_loss();
+  return total;
+}
+
+std::vector<Tensor> Network::parameters() const {
+  std::vector<Tensor> ps;
+  for (const auto& l : hidden_)
+    for (auto& p : l->parameters()) ps.push_back(p);
+  for (auto& p : output_->parameters()) ps.push_back(p);
+  return ps;
+}
+
+SafetensorsFile Network::state() const {
+  SafetensorsFile f;
+  for (const Tensor& p : parameters()) {
+    NamedTensor t{p.name(), {}, p.to_vector()};
+    for (int i = 0; i < p.shape().rank; ++i) t.shape.push_back(p.shape().d[i]);
+    f.tensors.push_back(std::move(t));
+  }
+  for (const auto& l : hidden_)
+    if (auto* in = dynamic_cast<INormLayer*>(l.get()); in && in->fa_w.defined())
+      f.tensors.push_back({l->name() + ".fa_w", {in->fa_w.numel()}, in->fa_w.to_vector()});
+  f.metadata["variant"] = variant.name;
+  f.metadata["hidden_layer_width"] = std::to_string(width);
+  return f;
+}
+
+void Network::load_state(const SafetensorsFile& f, const std::string& path) {
+  auto shape_str = [](const std::vector<int64_t>& s) {
+    std::string r = "[";
+    for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+    return r + "]";
+  };
+  std::vector<std::pair<Tensor, const NamedTensor*>> plan;  // validate all before changing any
+  auto plan_one = [&](const Tensor& p, const std::string& name, bool required) {
+    const NamedTensor* t = f.find(name);
+    if (!t) {
+      if (!required) return;
+      throw InputError(fmt::format("{}: has no tensor '{}' that variant {} (width {}) needs", path,
+                                   name, variant.name, width));
+    }
+    std::vector<int64_t> want;
+    for (int i = 0; i < p.shape().rank; ++i) want.push_back(p.shape().d[i]);
+    if (t->shape != want)
+      throw InputError(fmt::format("{}: tensor '{}' has shape {}, expected {} for variant {} "
+                                   "(width {})",
+                                   path, name, shape_str(t->shape), shape_str(want), variant.name, width));
+    plan.emplace_back(p, t);
+  };
+  for (const Tensor& p : parameters()) plan_one(p, p.name(), true);
+  for (const auto& l : hidden_)
+    if (auto* in = dynamic_cast<INormLayer*>(l.get()); in && in->fa_w.defined())
+      plan_one(in->fa_w, l->name() + ".fa_w", false);
+  for (const NamedTensor& t : f.tensors) {
+    bool known = false;
+    for (auto& [p, src] : plan) known |= src == &t;
+    if (!known && t.name.find(".fa_w") == std::string::npos)
+      throw InputError(fmt::format("{}: tensor '{}' is not a parameter of variant {} (a checkpoint "
+                                   "of another variant?)",
+                                   path, t.name, variant.name));
+  }
+  for (auto& [p, t] : plan) p.copy_from(t->data);
+}
+
+}  // namespace dale

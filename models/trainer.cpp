@@ -1,0 +1,286 @@
+// The training loop of SPEC §9 (see trainer.h).
+#include "models/trainer.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "datasets/jitter.h"
+#include "framework/check.h"
+#include "framework/ops.h"
+#include "framework/tape.h"
+
+namespace dale {
+
+using json = nlohmann::json;
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+static void require(bool ok, const char* flag, const std::string& what) {
+  if (!ok) throw InputError(fmt::format("{}: {}", flag, what));
+}
+static bool finite_nonneg(float v) { return std::isfinite(v) && v >= 0.f; }
+
+void validate(const TrainConfig& c) {
+  require(c.epochs >= 1, "--train.epochs", fmt::format("{} is not ≥ 1", c.epochs));
+  require(c.batch_size >= 1, "--train.batch_size", fmt::format("{} is not ≥ 1", c.batch_size));
+  require(c.eval_batch >= 1, "--train.eval_batch", fmt::format("{} is not ≥ 1", c.eval_batch));
+  require(std::isfinite(c.brightness_factor) && c.brightness_factor >= 0.f && c.brightness_factor <= 1.f,
+          "--data.brightness_factor", fmt::format("{} is not in [0, 1]", c.brightness_factor));
+  if (c.brightness_factor_eval)
+    require(std::isfinite(*c.brightness_factor_eval) && std::fabs(*c.brightness_factor_eval) <= 1.f,
+            "--data.brightness_factor_eval", fmt::format("{} is not in [-1, 1]", *c.brightness_factor_eval));
+  find_variant(c.model.variant);
+  require(c.model.width == 0 || c.model.width >= 2, "--model.hidden_layer_width",
+          fmt::format("{} is not ≥ 2 (0 picks the variant's default)", c.model.width));
+  require(finite_nonneg(c.model.lambda_homeo), "--opt.lambda_homeo",
+          fmt::format("{} is not a finite value ≥ 0", c.model.lambda_homeo));
+  require(finite_nonneg(c.model.lambda_homeo_var), "--opt.lambda_homeo_var",
+          fmt::format("{} is not a finite value ≥ 0", c.model.lambda_homeo_var));
+  require(finite_nonneg(c.opt.lr), "--opt.lr", fmt::format("{} is not a finite rate ≥ 0", c.opt.lr));
+  require(finite_nonneg(c.opt.lr_wix), "--opt.inhib_lrs.wix",
+          fmt::format("{} is not a finite rate ≥ 0", c.opt.lr_wix));
+  require(finite_nonneg(c.opt.lr_wei), "--opt.inhib_lrs.wei",
+          fmt::format("{} is not a finite rate ≥ 0", c.opt.lr_wei));
+  require(finite_nonneg(c.opt.momentum) && c.opt.momentum < 1.f, "--opt.momentum",
+          fmt::format("{} is not in [0, 1)", c.opt.momentum));
+  require(finite_nonneg(c.opt.inhib_momentum) && c.opt.inhib_momentum < 1.f, "--opt.inhib_momentum",
+          fmt::format("{} is not in [0, 1)", c.opt.inhib_momentum));
+  require(finite_nonneg(c.opt.wd), "--opt.wd", fmt::format("{} is not a finite value ≥ 0", c.opt.wd));
+  require(c.max_steps >= -1, "--exp.max_steps", fmt::format("{} is not ≥ 0", c.max_steps));
+}
+
+json to_json(const TrainConfig& c) {
+  return {
+      {"train", {{"epochs", c.epochs}, {"batch_size", c.batch_size}, {"seed", c.seed}, {"shuffle", c.shuffle}}},
+      {"data",
+       {{"brightness_factor", c.brightness_factor},
+        {"brightness_factor_eval", c.brightness_factor_eval ? json(*c.brightness_factor_eval) : json(nullptr)},
+        {"dir", c.data_dir}}},
+      {"model",
+       {{"variant", c.model.variant}, {"hidden_layer_width", c.model.width}, {"device", device_name(c.model.device)}}},
+      {"opt",
+       {{"algorithm", algorithm_name(c.opt.algorithm)}, {"lr", c.opt.lr},
+        {"inhib_lrs", {{"wix", c.opt.lr_wix}, {"wei", c.opt.lr_wei}}}, {"momentum", c.opt.momentum},
+        {"inhib_momentum", c.opt.inhib_momentum}, {"wd", c.opt.wd}, {"nesterov", c.opt.nesterov},
+        {"lambda_homeo", c.model.lambda_homeo}, {"lambda_homeo_var", c.model.lambda_homeo_var}}},
+      {"exp", {{"out", c.out}, {"ckpt", c.ckpt}, {"init", c.init}, {"run", c.run}, {"max_steps", c.max_steps}}},
+  };
+}
+
+std::string default_run_id(const TrainConfig& c) {
+  return fmt::format("{}-eps{}-seed{}", c.model.variant, c.brightness_factor, c.seed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output: whole-line appends and atomic checkpoints
+
+// Appends one line with a single write(2), so a crash leaves either the whole record or none.
+static void append_line(const std::string& path, const std::string& line) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw InputError(fmt::format("{}: cannot open for appending ({})", path, std::strerror(errno)));
+  const std::string l = line + "\n";
+  const ssize_t w = ::write(fd, l.data(), l.size());
+  const int err = errno;
+  ::fsync(fd);
+  ::close(fd);
+  if (w != ssize_t(l.size()))
+    throw InputError(fmt::format("{}: cannot append a record ({})", path, std::strerror(err)));
+}
+
+// Fails early (before any training) when an output's directory does not exist.
+static void check_output_path(const std::string& path, const char* flag) {
+  if (path.empty()) return;
+  const auto dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty() && !std::filesystem::is_directory(dir))
+    throw InputError(fmt::format("{}: directory '{}' of {} does not exist", flag, dir.string(), path));
+}
+
+static void save(const Network& net, const TrainConfig& c, int64_t epoch, int64_t step) {
+  if (c.ckpt.empty()) return;
+  SafetensorsFile f = net.state();
+  f.metadata["epoch"] = std::to_string(epoch);
+  f.metadata["step"] = std::to_string(step);
+  f.metadata["config"] = to_json(c).dump();
+  write_safetensors(c.ckpt, f);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation
+
+EvalResult evaluate(Network& net, const Dataset& d, const JitterSpec& j, uint64_t seed,
+                    uint32_t epoch, int64_t batch) {
+  NoGrad ng;
+  const Device dev = net.config.device;
+  EvalResult r;
+  const size_t L = net.hidden().size();
+  r.mu.assign(L, 0.0);
+  r.var.assign(L, 0.0);
+  std::vector<int64_t> idx(static_cast<size_t>(batch));
+  std::vector<float> x(static_cast<size_t>(batch * d.dim)), yf(static_cast<size_t>(batch));
+  std::vector<int32_t> y(static_cast<size_t>(batch));
+  double correct = 0, loss = 0;
+  for (int64_t start = 0; start < d.n; start += batch) {
+    const int64_t B = std::min(batch, d.n - start);
+    for (int64_t i = 0; i < B; ++i) idx[size_t(i)] = start + i;
+    make_batch(d, idx.data(), int(B), j, seed, epoch, x.data(), y.data());
+    for (int64_t i = 0; i < B; ++i) yf[size_t(i)] = float(y[size_t(i)]);
+    x.resize(size_t(B * d.dim));
+    yf.resize(size_t(B));
+    Tensor xt = Tensor::from_vector(x, {B, d.dim}, dev), yt = Tensor::from_vector(yf, {B}, dev);
+    x.resize(size_t(batch * d.dim));
+    yf.resize(size_t(batch));
+    Tensor logits = net.forward(xt, false);
+    correct += count_correct(logits, yt).item();
+    loss += double(cross_entropy(logits, yt, 0.1f).item()) * double(B);
+    for (size_t l = 0; l < L; ++l) {
+      r.mu[l] += double(sum(row_mean(net.hidden_z()[l])).item());
+      r.var[l] += double(sum(row_var(net.hidden_z()[l])).item());
+    }
+  }
+  r.acc = 100.0 * correct / double(d.n);
+  r.loss = loss / double(d.n);
+  for (size_t l = 0; l < L; ++l) r.mu[l] /= double(d.n), r.var[l] /= double(d.n);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training
+
+TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
+                   const std::function<void(const json&)>& on_record) {
+  TrainConfig c = c0;
+  if (c.run.empty()) c.run = default_run_id(c);
+  validate(c);
+  check_output_path(c.out, "--exp.out");
+  check_output_path(c.ckpt, "--exp.ckpt");
+  if (data.train.n == 0 || data.test.n == 0) throw InputError("dataset: the train or test set is empty");
+
+  c.model.inputs = data.train.dim;
+  Network net(c.model);
+  if (!c.init.empty()) net.load_state(read_safetensors(c.init), c.init);
+  Optimizer opt(net.parameters(), c.opt);
+  const json config = to_json(c);
+  const Device dev = c.model.device;
+
+  TrainSummary s;
+  if (c.max_steps == 0) {  // the initial weights, for parity checks
+    save(net, c, 0, 0);
+    s.stopped_early = true;
+    return s;
+  }
+
+  // Evaluation draws its own jitter: the train set under another key than training used, the
+  // test set under a third, or a fixed shift when --data.brightness_factor_eval is given.
+  const uint64_t eval_train_seed = c.seed + 0x9E3779B97F4A7C15ULL;
+  const uint64_t eval_test_seed = c.seed + 2 * 0x9E3779B97F4A7C15ULL;
+  const JitterSpec train_jitter{c.brightness_factor, false, 0.f};
+  const JitterSpec test_jitter = c.brightness_factor_eval
+                                     ? JitterSpec{0.f, true, *c.brightness_factor_eval}
+                                     : train_jitter;
+
+  const auto t0 = std::chrono::steady_clock::now();
+  auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  const int64_t B = c.batch_size, n = data.train.n, dim = data.train.dim;
+  const int64_t steps_per_epoch = (n + B - 1) / B;
+  std::vector<float> x(static_cast<size_t>(B * dim)), yf(static_cast<size_t>(B));
+  std::vector<int32_t> y(static_cast<size_t>(B));
+
+  for (int64_t epoch = 1; epoch <= c.epochs; ++epoch) {
+    const auto order = epoch_order(n, c.shuffle, c.seed, uint32_t(epoch));
+    double loss_sum = 0, last_progress = seconds();
+    const double epoch_t0 = last_progress;
+    std::vector<double> local_sum(net.hidden().size(), 0.0);
+    int64_t steps_this_epoch = 0;
+    for (int64_t k = 0; k < steps_per_epoch; ++k) {
+      const int64_t b = std::min(B, n - k * B);
+      make_batch(data.train, order.data() + k * B, int(b), train_jitter, c.seed, uint32_t(epoch),
+                 x.data(), y.data());
+      for (int64_t i = 0; i < b; ++i) yf[size_t(i)] = float(y[size_t(i)]);
+      Tensor xt = Tensor::empty({b, dim}, dev), yt = Tensor::empty({b}, dev);
+      backend(dev).from_host(b * dim, x.data(), xt.data());
+      backend(dev).from_host(b, yf.data(), yt.data());
+
+      Tensor logits = net.forward(xt, true);
+      Tensor task = cross_entropy(logits, yt, 0.1f);
+      Tensor local = net.local_loss();
+      backward(local.defined() ? add(task, local) : task);
+      opt.step();
+      ++s.steps;
+      ++steps_this_epoch;
+
+      const float lv = task.item();
+      if (!std::isfinite(lv))
+        throw Error(fmt::format("diverged: the task loss became {} at epoch {}, step {} (global step "
+                                "{}); the records and checkpoint of epoch {} are intact",
+                                lv, epoch, k + 1, s.steps, epoch - 1),
+                    kExitDiverged);
+      loss_sum += lv;
+      const auto locals = net.local_losses();
+      for (size_t l = 0; l < locals.size(); ++l)
+        if (locals[l].defined()) local_sum[l] += locals[l].item();
+
+      if (c.progress && seconds() - last_progress > 0.5) {
+        last_progress = seconds();
+        std::fprintf(stderr, "\r[%s] epoch %lld/%lld  step %lld/%lld  %.0f samples/s  loss %.4f   ",
+                     c.model.variant.c_str(), (long long)epoch, (long long)c.epochs, (long long)(k + 1),
+                     (long long)steps_per_epoch, double((k + 1) * B) / (last_progress - epoch_t0),
+                     loss_sum / double(k + 1));
+        std::fflush(stderr);
+      }
+      if (c.max_steps > 0 && s.steps >= c.max_steps) break;
+    }
+    if (c.progress) std::fprintf(stderr, "\r%100s\r", "");
+    if (c.max_steps > 0 && s.steps >= c.max_steps && steps_this_epoch < steps_per_epoch) {
+      save(net, c, epoch - 1, s.steps);  // a partial epoch: checkpoint, no record
+      s.stopped_early = true;
+      return s;
+    }
+
+    const EvalResult tr = evaluate(net, data.train, train_jitter, eval_train_seed, uint32_t(epoch), c.eval_batch);
+    const EvalResult te = evaluate(net, data.test, test_jitter, eval_test_seed, uint32_t(epoch), c.eval_batch);
+    json local = json::object();
+    double local_total = 0;
+    for (size_t l = 0; l < local_sum.size(); ++l) {
+      const double v = local_sum[l] / double(steps_this_epoch);
+      local[net.hidden()[l]->name()] = v;
+      local_total += v;
+    }
+    local["total"] = local_total;
+    json rec = {{"run", c.run},
+                {"variant", c.model.variant},
+                {"epoch", epoch},
+                {"step", s.steps},
+                {"train_acc", tr.acc},
+                {"train_loss", tr.loss},
+                {"test_acc", te.acc},
+                {"test_loss", te.loss},
+                {"local_loss", local},
+                {"mu", te.mu},
+                {"var", te.var},
+                {"task_loss_running", loss_sum / double(steps_this_epoch)},
+                {"elapsed_s", seconds()},
+                {"diverged", false},
+                {"config", config}};
+    if (!c.out.empty()) append_line(c.out, rec.dump());
+    save(net, c, epoch, s.steps);
+    s.epochs_done = epoch;
+    s.final_test_acc = te.acc;
+    if (on_record) on_record(rec);
+    if (c.max_steps > 0 && s.steps >= c.max_steps) {
+      s.stopped_early = epoch < c.epochs;
+      return s;
+    }
+  }
+  return s;
+}
+
+}  // namespace dale

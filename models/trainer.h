@@ -1,0 +1,59 @@
+// One training run of SPEC §9's protocol: epochs of jittered batches, the task loss plus every
+// layer's local loss, one backward, one optimizer step; after each epoch an evaluation on the
+// jittered train and test sets, one JSON Lines record and a checkpoint. Used by `dale train`
+// and, later, by compare and sweep.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "datasets/fashion_mnist.h"
+#include "datasets/jitter.h"
+#include "framework/optimizer.h"
+#include "models/network.h"
+
+namespace dale {
+
+struct TrainConfig {
+  int64_t epochs = 50, batch_size = 32;
+  uint64_t seed = 0;
+  bool shuffle = true;                         // false: the files' order (the reference code)
+  float brightness_factor = 0.f;               // ε_train
+  std::optional<float> brightness_factor_eval; // fixed test shift δ = ε_eval when given
+  std::string data_dir = kDefaultFashionMnistDir;
+  NetworkConfig model;
+  OptimConfig opt;
+  std::string out, ckpt, init, run;            // JSON Lines, checkpoint, initial state, run id
+  int64_t max_steps = -1;                      // stop after this many steps (0: initial weights)
+  int64_t eval_batch = 1000;                   // evaluation only: no gradients, bigger batches
+  bool progress = false;                       // a live progress line on stderr
+};
+
+// Checks every field; throws InputError naming the flag (--train.epochs …) and what is expected.
+void validate(const TrainConfig& c);
+nlohmann::json to_json(const TrainConfig& c);
+std::string default_run_id(const TrainConfig& c);
+
+struct EvalResult {
+  double acc = 0, loss = 0;               // accuracy in percent, mean loss
+  std::vector<double> mu, var;            // per hidden layer: batch means of mean_k z, var_k z
+};
+EvalResult evaluate(Network& net, const Dataset& d, const JitterSpec& j, uint64_t seed,
+                    uint32_t epoch, int64_t batch);
+
+struct TrainSummary {
+  int64_t epochs_done = 0, steps = 0;
+  double final_test_acc = 0;
+  bool stopped_early = false;  // max_steps reached
+};
+
+// Runs the whole training. Throws InputError on bad input (before writing anything) and
+// Error with code kExitDiverged when the loss becomes NaN or infinite.
+// `on_record` sees each epoch's record after it is appended to c.out.
+TrainSummary train(const TrainConfig& c, const FashionMNIST& data,
+                   const std::function<void(const nlohmann::json&)>& on_record = {});
+
+}  // namespace dale
