@@ -15,6 +15,14 @@ Tensor Layer::param(const std::vector<float>& v, Shape s, const char* what, Grou
   return t;
 }
 
+void Layer::dale_params(const DaleInit& w, Device dev, bool wei_frozen, Tensor& Wex, Tensor& Wix,
+                        Tensor& Wei, Tensor& bias) const {
+  Wex = param(w.Wex, {w.ne, w.n}, "Wex", Group::Wex, dev);
+  Wix = param(w.Wix, {w.ni, w.n}, "Wix", Group::Wix, dev);
+  Wei = param(w.Wei, {w.ne, w.ni}, "Wei", Group::Wei, dev, wei_frozen);
+  bias = param(std::vector<float>(size_t(w.ne), 0.f), {w.ne, 1}, "bias", Group::Bias, dev);
+}
+
 ELayer::ELayer(std::string name, int64_t n, int64_t ne, RngStream& rng, Device dev)
     : Layer(std::move(name)) {
   // Same log-normal Wex as the EI layer (SPEC §7); an E layer simply has no inhibition.
@@ -27,11 +35,7 @@ Tensor ELayer::forward(const Tensor& x, bool) { return add_bias(linear(x, Wex), 
 
 EILayer::EILayer(std::string name, int64_t n, int64_t ne, int64_t ni, RngStream& rng, Device dev)
     : Layer(std::move(name)) {
-  DaleInit w = dale_init(n, ne, ni, rng);
-  Wex = param(w.Wex, {ne, n}, "Wex", Group::Wex, dev);
-  Wix = param(w.Wix, {ni, n}, "Wix", Group::Wix, dev);
-  Wei = param(w.Wei, {ne, ni}, "Wei", Group::Wei, dev);
-  bias = param(std::vector<float>(size_t(ne), 0.f), {ne, 1}, "bias", Group::Bias, dev);
+  dale_params(dale_init(n, ne, ni, rng), dev, false, Wex, Wix, Wei, bias);
 }
 
 Tensor EILayer::forward(const Tensor& x, bool) {

@@ -12,12 +12,8 @@ namespace dale {
 INormLayer::INormLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode_, float lambda_var_,
                        RngStream& rng, Device dev)
     : Layer(std::move(name)), mode(mode_), lambda_var(lambda_var_) {
-  const int64_t ni = inhibitory_units(ne);
-  DaleInit w = dale_init(n, ne, ni, rng);
-  Wex = param(w.Wex, {ne, n}, "Wex", Group::Wex, dev);
-  Wix = param(w.Wix, {ni, n}, "Wix", Group::Wix, dev);
-  Wei = param(w.Wei, {ne, ni}, "Wei", Group::Wei, dev, /*frozen=*/true);
-  bias = param(std::vector<float>(size_t(ne), 0.f), {ne, 1}, "bias", Group::Bias, dev);
+  const DaleInit w = dale_init(n, ne, inhibitory_units(ne), rng);
+  dale_params(w, dev, /*wei_frozen=*/true, Wex, Wix, Wei, bias);
   Bix = param(inorm_bix(w), {ne, n}, "Bix", Group::Bix, dev);
   Bei = param(std::vector<float>(size_t(ne * ne), 1.f / float(ne)), {ne, ne}, "Bei", Group::Bei,
               dev, /*frozen=*/true);
@@ -45,12 +41,8 @@ Tensor INormLayer::forward(const Tensor& x, bool training) {
 INormSubLayer::INormSubLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode_, float lambda_,
                              RngStream& rng, Device dev)
     : Layer(std::move(name)), mode(mode_), lambda(lambda_) {
-  const int64_t ni = inhibitory_units(ne);
-  DaleInit w = dale_init(n, ne, ni, rng);
-  Wex = param(w.Wex, {ne, n}, "Wex", Group::Wex, dev);
-  Wix = param(w.Wix, {ni, n}, "Wix", Group::Wix, dev);
-  Wei = param(w.Wei, {ne, ni}, "Wei", Group::Wei, dev);  // trained by the mean local loss
-  bias = param(std::vector<float>(size_t(ne), 0.f), {ne, 1}, "bias", Group::Bias, dev);
+  // Wei is trained here, by the mean local loss.
+  dale_params(dale_init(n, ne, inhibitory_units(ne), rng), dev, false, Wex, Wix, Wei, bias);
 }
 
 Tensor INormSubLayer::forward(const Tensor& x, bool training) {

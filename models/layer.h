@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "framework/tensor.h"
+#include "models/init.h"
 
 namespace dale {
 
@@ -24,6 +25,9 @@ class Layer {
   explicit Layer(std::string name) : name_(std::move(name)) {}
   Tensor param(const std::vector<float>& v, Shape s, const char* what, Group g, Device dev,
                bool frozen = false) const;
+  // The four parameters every E/I layer shares (SPEC §7 weights, zero bias), named and grouped.
+  void dale_params(const DaleInit& w, Device dev, bool wei_frozen, Tensor& Wex, Tensor& Wix,
+                   Tensor& Wei, Tensor& bias) const;
   std::string name_;
   Tensor local_loss_;
 };
