@@ -13,10 +13,7 @@
 
 namespace dale::cli {
 
-static int g_exit = 0;
-int exit_code() { return g_exit; }
-
-void add_train(CLI::App& app) {
+static void add_train(CLI::App& app) {
   auto c = std::make_shared<TrainConfig>();
   auto device = std::make_shared<std::string>("cpu");
   auto algorithm = std::make_shared<std::string>("sgd");
@@ -96,16 +93,19 @@ void add_train(CLI::App& app) {
     else
       std::printf("final: variant=%s eps=%g epochs=%lld test_acc=%.2f\n", cfg.model.variant.c_str(),
                   cfg.brightness_factor, (long long)s.epochs_done, s.final_test_acc);
-    g_exit = 0;
+    set_exit_code(kExitOk);
   });
 }
+DALE_COMMAND(10, add_train);
 
-void add_variants(CLI::App& app) {
+static void add_variants(CLI::App& app) {
   CLI::App* v = app.add_subcommand("variants", "list the network variants of the study");
   v->callback([] {
     for (const auto& x : all_variants())
       std::printf("%-18s width %3lld  %s\n", x.name.c_str(), (long long)x.default_width, x.description.c_str());
   });
 }
+
+DALE_COMMAND(90, add_variants);
 
 }  // namespace dale::cli
