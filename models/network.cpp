@@ -41,19 +41,23 @@ Network::Network(const NetworkConfig& cfg)
   output_ = std::make_unique<EILayer>("fc_output", n, cfg.classes, 1, rng, cfg.device);
 }
 
+Tensor Network::hidden_forward(size_t l, const Tensor& h, bool training) {
+  Tensor z = hidden_[l]->forward(h, training);
+  switch (variant.norm) {
+    case ExplicitNorm::None: return z;
+    case ExplicitNorm::Layer: return normalize(z, NormKind::Layer, variant.norm_detach);
+    case ExplicitNorm::Mean: return normalize(z, NormKind::Mean, variant.norm_detach);
+    case ExplicitNorm::Divisive: return normalize(z, NormKind::Divisive, variant.norm_detach);
+  }
+  return z;
+}
+
 Tensor Network::forward(const Tensor& x, bool training) {
   hidden_z_.clear();
   Tensor h = x;
-  for (auto& layer : hidden_) {
-    Tensor z = layer->forward(h, training);
-    switch (variant.norm) {
-      case ExplicitNorm::None: break;
-      case ExplicitNorm::Layer: z = normalize(z, NormKind::Layer, variant.norm_detach); break;
-      case ExplicitNorm::Mean: z = normalize(z, NormKind::Mean, variant.norm_detach); break;
-      case ExplicitNorm::Divisive: z = normalize(z, NormKind::Divisive, variant.norm_detach); break;
-    }
-    hidden_z_.push_back(z);
-    h = relu(z);
+  for (size_t l = 0; l < hidden_.size(); ++l) {
+    hidden_z_.push_back(hidden_forward(l, h, training));
+    h = relu(hidden_z_.back());
   }
   return output_->forward(h, training);
 }

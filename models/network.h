@@ -26,6 +26,8 @@ class Network {
   explicit Network(const NetworkConfig& cfg);
   // Logits for a batch x (rows × inputs). `training` computes the layers' local losses.
   Tensor forward(const Tensor& x, bool training);
+  // Hidden layer l alone: its z (layer, then the variant's explicit normalization), before ReLU.
+  Tensor hidden_forward(size_t l, const Tensor& h, bool training);
   // Σ of the hidden layers' local losses from the last training forward; undefined if none.
   Tensor local_loss() const;
   std::vector<Tensor> local_losses() const;  // per hidden layer (undefined entries when none)

@@ -14,6 +14,7 @@
 #include "framework/check.h"
 #include "framework/ops.h"
 #include "framework/tape.h"
+#include "models/diagnostics.h"
 
 namespace dale {
 
@@ -189,6 +190,66 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
   auto seconds = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
+  // SPEC §10's fixed batch: the first 128 test images, jittered once (epoch key 0).
+  Tensor diag_x, diag_y;
+  if (c.diagnostics) {
+    const int64_t nb = std::min<int64_t>(128, data.test.n);
+    std::vector<int64_t> idx(static_cast<size_t>(nb));
+    for (int64_t i = 0; i < nb; ++i) idx[size_t(i)] = i;
+    std::vector<float> dx(static_cast<size_t>(nb * data.test.dim)), dyf(static_cast<size_t>(nb));
+    std::vector<int32_t> dy(static_cast<size_t>(nb));
+    make_batch(data.test, idx.data(), int(nb), test_jitter, eval_test_seed, 0, dx.data(), dy.data());
+    for (int64_t i = 0; i < nb; ++i) dyf[size_t(i)] = float(dy[size_t(i)]);
+    diag_x = Tensor::from_vector(dx, {nb, data.test.dim}, dev);
+    diag_y = Tensor::from_vector(dyf, {nb}, dev);
+  }
+
+  // One record per finished epoch (or per divergence, in sweeps); `final` marks a run's last.
+  auto emit = [&](int64_t epoch, const std::vector<double>& local_sum, int64_t steps_this_epoch,
+                  double loss_sum, bool diverged, bool final) {
+    const EvalResult tr = evaluate(net, data.train, train_jitter, eval_train_seed, uint32_t(epoch), c.eval_batch);
+    const EvalResult te = evaluate(net, data.test, test_jitter, eval_test_seed, uint32_t(epoch), c.eval_batch);
+    json local = json::object();
+    double local_total = 0;
+    for (size_t l = 0; l < local_sum.size(); ++l) {
+      const double v = local_sum[l] / double(std::max<int64_t>(1, steps_this_epoch));
+      local[net.hidden()[l]->name()] = v;
+      local_total += v;
+    }
+    local["total"] = local_total;
+    json rec = {{"run", c.run},
+                {"variant", c.model.variant},
+                {"eps", c.brightness_factor},
+                {"width", net.width},
+                {"seed", c.seed},
+                {"config_id", c.config_id ? json(*c.config_id) : json(nullptr)},
+                {"epoch", epoch},
+                {"step", s.steps},
+                {"train_acc", tr.acc},
+                {"train_loss", tr.loss},
+                {"test_acc", te.acc},
+                {"test_loss", te.loss},
+                {"local_loss", local},
+                {"mu", te.mu},
+                {"var", te.var},
+                {"task_loss_running", loss_sum / double(std::max<int64_t>(1, steps_this_epoch))},
+                {"elapsed_s", seconds()},
+                {"diverged", diverged},
+                {"final", final}};
+    if (c.diagnostics && !diverged) {
+      const Diagnostics d = diagnose(net, diag_x, diag_y);
+      rec["out_cos"] = d.out_cos;
+      rec["grad_cos"] = d.grad_cos;
+      rec["err_eig"] = d.err_eig;
+      rec["local_ln_mse"] = d.local_ln_mse;
+    }
+    rec["config"] = config;
+    if (!c.out.empty()) append_line(c.out, rec.dump(-1, ' ', false, json::error_handler_t::replace));
+    if (!diverged) save(net, c, epoch, s.steps);
+    s.final_test_acc = te.acc;
+    if (on_record) on_record(rec);
+  };
+
   const int64_t B = c.batch_size, n = data.train.n, dim = data.train.dim;
   const int64_t steps_per_epoch = (n + B - 1) / B;
   std::vector<float> x(static_cast<size_t>(B * dim)), yf(static_cast<size_t>(B));
@@ -218,6 +279,11 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
       ++steps_this_epoch;
 
       const float lv = task.item();
+      if (!std::isfinite(lv) && c.record_divergence) {
+        emit(epoch, local_sum, steps_this_epoch, loss_sum, true, true);
+        s.diverged = true;
+        return s;
+      }
       if (!std::isfinite(lv))
         throw Error(fmt::format("diverged: the task loss became {} at epoch {}, step {} (global step "
                                 "{}); the records and checkpoint of epoch {} are intact",
@@ -245,36 +311,9 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
       return s;
     }
 
-    const EvalResult tr = evaluate(net, data.train, train_jitter, eval_train_seed, uint32_t(epoch), c.eval_batch);
-    const EvalResult te = evaluate(net, data.test, test_jitter, eval_test_seed, uint32_t(epoch), c.eval_batch);
-    json local = json::object();
-    double local_total = 0;
-    for (size_t l = 0; l < local_sum.size(); ++l) {
-      const double v = local_sum[l] / double(steps_this_epoch);
-      local[net.hidden()[l]->name()] = v;
-      local_total += v;
-    }
-    local["total"] = local_total;
-    json rec = {{"run", c.run},
-                {"variant", c.model.variant},
-                {"epoch", epoch},
-                {"step", s.steps},
-                {"train_acc", tr.acc},
-                {"train_loss", tr.loss},
-                {"test_acc", te.acc},
-                {"test_loss", te.loss},
-                {"local_loss", local},
-                {"mu", te.mu},
-                {"var", te.var},
-                {"task_loss_running", loss_sum / double(steps_this_epoch)},
-                {"elapsed_s", seconds()},
-                {"diverged", false},
-                {"config", config}};
-    if (!c.out.empty()) append_line(c.out, rec.dump());
-    save(net, c, epoch, s.steps);
+    const bool last = epoch == c.epochs || (c.max_steps > 0 && s.steps >= c.max_steps);
+    emit(epoch, local_sum, steps_this_epoch, loss_sum, false, last);
     s.epochs_done = epoch;
-    s.final_test_acc = te.acc;
-    if (on_record) on_record(rec);
     if (c.max_steps > 0 && s.steps >= c.max_steps) {
       s.stopped_early = epoch < c.epochs;
       return s;

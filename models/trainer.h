@@ -30,6 +30,10 @@ struct TrainConfig {
   int64_t max_steps = -1;                      // stop after this many steps (0: initial weights)
   int64_t eval_batch = 1000;                   // evaluation only: no gradients, bigger batches
   bool progress = false;                       // a live progress line on stderr
+  bool diagnostics = true;                     // SPEC §10 measurements in every record
+  // Sweeps: a diverged run is a result (SPEC §9), recorded with diverged = true, not an error.
+  bool record_divergence = false;
+  std::optional<int64_t> config_id;            // sweep configuration shared across conditions
 };
 
 // Checks every field; throws InputError naming the flag (--train.epochs …) and what is expected.
@@ -48,6 +52,7 @@ struct TrainSummary {
   int64_t epochs_done = 0, steps = 0;
   double final_test_acc = 0;
   bool stopped_early = false;  // max_steps reached
+  bool diverged = false;       // with record_divergence: the loss became NaN or infinite
 };
 
 // Runs the whole training. Throws InputError on bad input (before writing anything) and
