@@ -2,12 +2,14 @@
 #include "models/trainer.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "datasets/jitter.h"
@@ -83,16 +85,45 @@ std::string default_run_id(const TrainConfig& c) {
 // Output: whole-line appends and atomic checkpoints
 
 // Appends one line with a single write(2), so a crash leaves either the whole record or none.
-static void append_line(const std::string& path, const std::string& line) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+// A torn last line left by an earlier crash is closed with a newline first, so it stays one
+// (skippable) bad line instead of corrupting the new record.
+void append_line(const std::string& path, const std::string& line) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) throw InputError(fmt::format("{}: cannot open for appending ({})", path, std::strerror(errno)));
-  const std::string l = line + "\n";
+  std::string l = line + "\n";
+  struct stat st {};
+  char last = '\n';
+  if (::fstat(fd, &st) == 0 && st.st_size > 0 && ::pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n')
+    l = "\n" + l;
   const ssize_t w = ::write(fd, l.data(), l.size());
   const int err = errno;
   ::fsync(fd);
   ::close(fd);
   if (w != ssize_t(l.size()))
     throw InputError(fmt::format("{}: cannot append a record ({})", path, std::strerror(err)));
+}
+
+std::vector<json> read_records(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(fmt::format("{}: cannot read ({})", path, std::strerror(errno)));
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  std::vector<json> out;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].find_first_not_of(" \t\r") == std::string::npos) continue;
+    json r = json::parse(lines[i], nullptr, /*allow_exceptions=*/false);
+    if (r.is_discarded() || !r.is_object()) {
+      bool torn = true;  // only blank lines after it: the torn end of a crashed append
+      for (size_t j = i + 1; j < lines.size(); ++j) torn &= lines[j].find_first_not_of(" \t\r") == std::string::npos;
+      // A torn line closed by a later append is followed by valid records: also skippable.
+      if (!torn && !lines[i].empty() && lines[i].back() != '}') torn = true;
+      if (!torn) throw InputError(fmt::format("{}:{}: not a JSON record", path, i + 1));
+      std::fprintf(stderr, "dale: warning: %s:%zu: skipping a torn record (an interrupted write)\n", path.c_str(), i + 1);
+      continue;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 // Fails early (before any training) when an output's directory does not exist.

@@ -55,6 +55,12 @@ struct TrainSummary {
   bool diverged = false;       // with record_divergence: the loss became NaN or infinite
 };
 
+// Appends one JSON line to `path` crash-safely (one write; a torn last line is closed first).
+void append_line(const std::string& path, const std::string& line);
+// The records of JSON Lines files, in order; a torn (unparsable) last line of a file is skipped
+// with a warning on stderr, any other bad line throws InputError naming file:line.
+std::vector<nlohmann::json> read_records(const std::string& path);
+
 // Runs the whole training. Throws InputError on bad input (before writing anything) and
 // Error with code kExitDiverged when the loss becomes NaN or infinite.
 // `on_record` sees each epoch's record after it is appended to c.out.

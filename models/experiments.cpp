@@ -1,0 +1,144 @@
+// Planning, sharding and resumable execution of experiments (see experiments.h).
+#include "models/experiments.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+#include "framework/check.h"
+#include "framework/rng.h"
+
+namespace dale {
+
+static std::string eps_str(float e) { return fmt::format("{}", e); }
+
+std::vector<PlannedRun> plan_compare(const TrainConfig& base, const std::vector<std::string>& variants,
+                                     const std::vector<float>& eps, const std::vector<uint64_t>& seeds) {
+  std::vector<PlannedRun> runs;
+  for (uint64_t seed : seeds)
+    for (const auto& v : variants)
+      for (float e : eps) {
+        PlannedRun r{fmt::format("compare-{}-eps{}-seed{}", v, eps_str(e), seed), base};
+        r.cfg.model.variant = v;
+        r.cfg.brightness_factor = e;
+        r.cfg.seed = seed;
+        r.cfg.run = r.run;
+        runs.push_back(std::move(r));
+      }
+  return runs;
+}
+
+std::vector<SweepConfig> draw_sweep_configs(int64_t n, uint64_t seed, const SweepRanges& r) {
+  RngStream rng(seed, kStreamSweep);
+  auto log_uniform = [&](float lo, float hi) {
+    return float(std::pow(10.0, std::log10(lo) + rng.uniform() * (std::log10(hi) - std::log10(lo))));
+  };
+  std::vector<SweepConfig> out;
+  for (int64_t k = 0; k < n; ++k) {
+    SweepConfig c{k, 0, 0, 0, 0};
+    c.lr = log_uniform(r.lr_lo, r.lr_hi);
+    c.lr_wei = log_uniform(r.wei_lo, r.wei_hi);
+    c.lr_wix = log_uniform(r.wix_lo, r.wix_hi);
+    c.width = r.width_lo + int64_t(rng.below(uint64_t(r.width_hi - r.width_lo + 1)));
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::vector<PlannedRun> plan_sweep(const TrainConfig& base, const std::vector<SweepConfig>& configs,
+                                   const std::vector<std::string>& variants, const std::vector<float>& eps) {
+  std::vector<PlannedRun> runs;
+  for (const SweepConfig& c : configs)
+    for (const auto& v : variants)
+      for (float e : eps) {
+        PlannedRun r{fmt::format("sweep-cfg{}-{}-eps{}", c.id, v, eps_str(e)), base};
+        r.cfg.model.variant = v;
+        r.cfg.model.width = c.width;
+        r.cfg.opt.lr = c.lr;
+        r.cfg.opt.lr_wei = c.lr_wei;
+        r.cfg.opt.lr_wix = c.lr_wix;
+        r.cfg.brightness_factor = e;
+        r.cfg.seed = uint64_t(c.id);
+        r.cfg.config_id = c.id;
+        r.cfg.run = r.run;
+        runs.push_back(std::move(r));
+      }
+  return runs;
+}
+
+Shard parse_shard(const std::string& s) {
+  const auto slash = s.find('/');
+  Shard sh;
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument(s);
+    size_t p1 = 0, p2 = 0;
+    sh.index = std::stoll(s.substr(0, slash), &p1);
+    sh.count = std::stoll(s.substr(slash + 1), &p2);
+    if (p1 != slash || p2 != s.size() - slash - 1) throw std::invalid_argument(s);
+  } catch (const std::exception&) {
+    throw InputError(fmt::format("--shard: '{}' is not i/n (e.g. 0/4)", s));
+  }
+  if (sh.count < 1 || sh.index < 0 || sh.index >= sh.count)
+    throw InputError(fmt::format("--shard: '{}' needs 0 ≤ i < n", s));
+  return sh;
+}
+
+Shard resolve_shard(const std::string& flag) {
+  if (!flag.empty()) return parse_shard(flag);
+  const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
+  const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
+  if (!id || !count) return {};
+  const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
+  try {
+    const int64_t i = std::stoll(id) - (min ? std::stoll(min) : 0);
+    return parse_shard(fmt::format("{}/{}", i, std::stoll(count)));
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::exception&) {
+    throw InputError(fmt::format("SLURM_ARRAY_TASK_ID={} / SLURM_ARRAY_TASK_COUNT={}: not integers", id, count));
+  }
+}
+
+std::vector<PlannedRun> select_shard(const std::vector<PlannedRun>& runs, const Shard& s) {
+  std::vector<PlannedRun> out;
+  for (size_t j = 0; j < runs.size(); ++j)
+    if (int64_t(j) % s.count == s.index) out.push_back(runs[j]);
+  return out;
+}
+
+std::set<std::string> finished_runs(const std::string& path) {
+  std::set<std::string> done;
+  if (path.empty() || !std::filesystem::exists(path)) return done;
+  for (const auto& r : read_records(path))
+    if (r.value("final", false) && r.contains("run") && r["run"].is_string()) done.insert(r["run"].get<std::string>());
+  return done;
+}
+
+std::vector<RunResult> execute_runs(const std::vector<PlannedRun>& runs, const FashionMNIST& data,
+                                    const std::string& out,
+                                    const std::function<void(const RunResult&, size_t, size_t)>& on_run) {
+  const std::set<std::string> done = finished_runs(out);
+  std::vector<RunResult> results;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const PlannedRun& p = runs[i];
+    RunResult r{p.run, p.cfg.model.variant, p.cfg.brightness_factor, 0, false, false, 0};
+    if (done.count(p.run)) {
+      r.skipped = true;
+    } else {
+      TrainConfig cfg = p.cfg;
+      cfg.out = out;
+      cfg.record_divergence = true;
+      const auto t0 = std::chrono::steady_clock::now();
+      const TrainSummary s = train(cfg, data);
+      r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      r.test_acc = s.final_test_acc;
+      r.diverged = s.diverged;
+    }
+    results.push_back(r);
+    if (on_run) on_run(r, i + 1, runs.size());
+  }
+  return results;
+}
+
+}  // namespace dale

@@ -1,0 +1,33 @@
+// `dale compare`: the variant comparison — variants × brightness values × seeds, one JSON Lines
+// stream, a live line per finished run and a summary table. Resumes: finished runs are skipped.
+#include "framework/check.h"
+#include "tools/dale/commands.h"
+#include "tools/dale/experiment_cli.h"
+#include "tools/dale/train_flags.h"
+
+namespace dale::cli {
+
+static void add_compare(CLI::App& app) {
+  auto f = std::make_shared<TrainFlags>();
+  auto variants = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"ei-ln+", "inorm-", "inorm+"});
+  auto eps = std::make_shared<std::vector<float>>(std::vector<float>{0.f, 0.25f, 0.5f, 0.75f});
+  auto seeds = std::make_shared<int64_t>(3);
+  auto out = std::make_shared<std::string>("runs/compare.jsonl");
+  CLI::App* c = app.add_subcommand("compare", "train several variants across brightness values and seeds");
+  add_train_flags(c, f, /*with_run_flags=*/false);
+  c->add_option("--variants", *variants, "comma-separated variants")->delimiter(',')->capture_default_str();
+  c->add_option("--eps", *eps, "comma-separated brightness factors ε")->delimiter(',')->capture_default_str();
+  c->add_option("--seeds", *seeds, "seeds 0 … N−1 per condition")->capture_default_str();
+  c->add_option("--exp.out", *out, "JSON Lines output (appended; finished runs are skipped)")->capture_default_str();
+  c->callback([=]() {
+    const TrainConfig base = f->resolve();
+    if (*seeds < 1) throw InputError(fmt::format("--seeds: {} is not ≥ 1", *seeds));
+    std::vector<uint64_t> s;
+    for (int64_t i = 0; i < *seeds; ++i) s.push_back(uint64_t(i));
+    run_experiment(plan_compare(base, checked_variants(*variants), checked_eps(*eps), s), base, *out);
+    set_exit_code(kExitOk);
+  });
+}
+DALE_COMMAND(20, add_compare);
+
+}  // namespace dale::cli

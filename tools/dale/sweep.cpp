@@ -1,0 +1,76 @@
+// `dale sweep`: the study's protocol (SPEC §9) — random configurations shared by every
+// condition (variant × ε), 50 epochs, the training set in file order. `--shard i/n` (or a SLURM
+// job array's environment) runs a disjoint slice; outputs merge by concatenation; a killed
+// sweep resumes where it stopped.
+#include <cstdio>
+
+#include "framework/check.h"
+#include "tools/dale/commands.h"
+#include "tools/dale/experiment_cli.h"
+#include "tools/dale/train_flags.h"
+
+namespace dale::cli {
+
+static void add_sweep(CLI::App& app) {
+  auto f = std::make_shared<TrainFlags>();
+  f->shuffle = 0;  // SPEC §9: the training set in file order
+  auto variants = std::make_shared<std::vector<std::string>>(std::vector<std::string>{
+      "e-ln+", "ei-ln+", "ei-ln-", "inorm-", "inorm+", "inorm-center", "inorm-scale", "inorm-decorrelate", "inorm-fa"});
+  auto eps = std::make_shared<std::vector<float>>(std::vector<float>{0.f, 0.25f, 0.5f, 0.75f});
+  auto configs = std::make_shared<int64_t>(30);
+  auto seed = std::make_shared<uint64_t>(0);
+  auto shard = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>("runs/sweep.jsonl");
+  auto dry = std::make_shared<bool>(false);
+  auto ranges = std::make_shared<SweepRanges>();
+  CLI::App* c = app.add_subcommand("sweep", "the study's random-configuration sweep (SPEC §9), resumable and shardable");
+  add_train_flags(c, f, /*with_run_flags=*/false);
+  c->add_option("--variants", *variants, "comma-separated conditions' variants")->delimiter(',')->capture_default_str();
+  c->add_option("--eps", *eps, "comma-separated brightness factors ε")->delimiter(',')->capture_default_str();
+  c->add_option("--sweep.configs", *configs, "random configurations (the replicates)")->capture_default_str();
+  c->add_option("--sweep.seed", *seed, "seed of the configurations")->capture_default_str();
+  c->add_option("--sweep.lr_range", [ranges](const CLI::results_t& r) {
+    ranges->lr_lo = std::stof(r.at(0)), ranges->lr_hi = std::stof(r.at(1));
+    return true;
+  }, "log-uniform range of lr (default 1e-3 1e-2)")->expected(2);
+  c->add_option("--sweep.wei_range", [ranges](const CLI::results_t& r) {
+    ranges->wei_lo = std::stof(r.at(0)), ranges->wei_hi = std::stof(r.at(1));
+    return true;
+  }, "log-uniform range of the Wei rate (default 1e-5 1e-2)")->expected(2);
+  c->add_option("--sweep.wix_range", [ranges](const CLI::results_t& r) {
+    ranges->wix_lo = std::stof(r.at(0)), ranges->wix_hi = std::stof(r.at(1));
+    return true;
+  }, "log-uniform range of the Wix rate (default 1e-2 1)")->expected(2);
+  c->add_option("--sweep.width_range", [ranges](const CLI::results_t& r) {
+    ranges->width_lo = std::stoll(r.at(0)), ranges->width_hi = std::stoll(r.at(1));
+    return true;
+  }, "uniform integer range of the hidden width (default 100 499)")->expected(2);
+  c->add_option("--shard", *shard, "run slice i of n (i/n, 0-based); default: SLURM_ARRAY_TASK_ID/COUNT, else all");
+  c->add_option("--exp.out", *out, "JSON Lines output (appended; finished runs are skipped)")->capture_default_str();
+  c->add_flag("--dry-run", *dry, "list this shard's runs and configurations, train nothing");
+  c->callback([=]() {
+    const TrainConfig base = f->resolve();
+    if (*configs < 1) throw InputError(fmt::format("--sweep.configs: {} is not ≥ 1", *configs));
+    const SweepRanges& r = *ranges;
+    if (!(r.lr_lo > 0 && r.lr_lo <= r.lr_hi && r.wei_lo > 0 && r.wei_lo <= r.wei_hi && r.wix_lo > 0 && r.wix_lo <= r.wix_hi))
+      throw InputError("--sweep.*_range: rate ranges need 0 < lo ≤ hi");
+    if (!(r.width_lo >= 2 && r.width_lo <= r.width_hi))
+      throw InputError("--sweep.width_range: needs 2 ≤ lo ≤ hi");
+    const Shard sh = resolve_shard(*shard);
+    const auto all = plan_sweep(base, draw_sweep_configs(*configs, *seed, r), checked_variants(*variants), checked_eps(*eps));
+    const auto mine = select_shard(all, sh);
+    std::fprintf(stderr, "dale: sweep of %zu runs; shard %lld/%lld runs %zu\n", all.size(), (long long)sh.index,
+                 (long long)sh.count, mine.size());
+    if (*dry) {
+      for (const auto& p : mine)
+        std::printf("%s  width %lld  lr %.3g  lr_wix %.3g  lr_wei %.3g\n", p.run.c_str(), (long long)p.cfg.model.width,
+                    p.cfg.opt.lr, p.cfg.opt.lr_wix, p.cfg.opt.lr_wei);
+      return;
+    }
+    run_experiment(mine, base, *out);
+    set_exit_code(kExitOk);
+  });
+}
+DALE_COMMAND(30, add_sweep);
+
+}  // namespace dale::cli
