@@ -1,0 +1,884 @@
+#!/usr/bin/python3
+"""figures.py — the seven figures of SPEC §11, drawn from dale's JSON Lines results.
+
+It exists so that a sweep's records (`dale sweep`/`dale compare`, any number of shards) become the
+study's figures with one command, and so that a partial sweep still plots: a condition missing
+from the data gets a panel with a centred "no data for <variant>" note, never a failure.
+
+    tools/figures.py runs/*.jsonl [--out figures/] [--data /usr/share/datasets/fashion-mnist]
+                     [--best 10] [--smoke]
+
+Input: one JSON record per epoch per run (models/trainer.cpp). A run's result is its record with
+the highest epoch; a (run, epoch) seen twice counts once (the later line wins: a resumed run
+re-writes its epochs); a torn last line is skipped with a warning. A diverged run is a result
+(SPEC §9): its final accuracy counts, as logged (chance, 10 %, when the log holds no number).
+
+Output, PNG and SVG each, into --out:
+  fig1_samples       32 training images at ε = 0 and ε = 0.75 (IDX files from --data)
+  fig2_ln_detach     EI LN+ vs EI LN− per shared configuration; EI LN+ vs E LN+ (best N, Mann-Whitney)
+  fig3_activity      hidden activity mean and second moment: No-Norm, I-Norm (sub), I-Norm
+  fig4_inorm_forward LN+ vs inorm−; output/gradient cosine to LN+; cosine vs epoch
+  fig5_inorm_full    the same for inorm+
+  fig6_error_parts   gradient cosine of center/decorrelate/scale; accuracy per ε vs full and LN+
+  fig7_lateral       accuracy per ε of inorm-fa / center / full; error-covariance eigenvalue by ε
+
+Conventions: accuracy is the final test accuracy in %; ε is always coloured with one colormap;
+"LN+" is `e-ln+` when the data holds it, else `ei-ln+` (the study draws later figures against
+E LN+, SPEC §6); box plots show the best N runs of a condition (SPEC §9), with every run's dot;
+diagnostics (out_cos, grad_cos, err_eig) are pooled over hidden layers.
+
+--smoke: the CI preset for tiny data — smaller figures at a low DPI, and fig1 draws a placeholder
+note when --data holds no IDX files (otherwise that is an error).
+
+Exit codes: 0 success · 1 internal error · 2 bad input (a missing, unreadable or empty file, a
+malformed record, no IDX files outside --smoke); one line names the file.
+
+Needs Debian's python3-matplotlib and python3-numpy (no scipy: Mann-Whitney U is below).
+"""
+
+import argparse
+import gzip
+import json
+import math
+import os
+import struct
+import sys
+import time
+from collections import defaultdict
+
+try:
+    import numpy as np
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LinearSegmentedColormap, Normalize
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import (FormatStrFormatter, LogFormatterSciNotation, LogLocator,
+                                   MaxNLocator, NullFormatter, NullLocator)
+except ImportError as e:  # pragma: no cover
+    sys.exit(f"figures.py: needs Debian's python3-matplotlib and python3-numpy ({e}); "
+             "run tools/setup python3-matplotlib python3-numpy")
+
+PROG = "figures.py"
+CHANCE = 10.0                       # accuracy (%) of a diverged run whose log holds no number
+FAILED = 20.0                       # accuracies below this (%) are runs that failed (≈ chance)
+EPS_GRID = [0.0, 0.25, 0.5, 0.75]   # the paper's grid (SPEC §1)
+EPS_HIST = 0.75                     # ε of the cosine histograms (SPEC §11)
+
+# Fig. 3 groups (SPEC §11.3): label, variants pooled.
+ACTIVITY_GROUPS = [("No-Norm", ["ei"]), ("I-Norm (sub)", ["inorm-sub+", "inorm-sub-"]),
+                   ("I-Norm", ["inorm+", "inorm-"])]
+# Short labels for box plots.
+SHORT = {"inorm-scale": "scale", "inorm-decorrelate": "decorrelate", "inorm-center": "center",
+         "inorm+": "full", "inorm-fa": "lateral\n(fa)", "inorm-": "forward\nonly",
+         "ei-ln+": "EI LN+", "e-ln+": "E LN+", "ei-ln-": "EI LN−"}
+
+
+class BadInput(Exception):
+    """Bad input: exit code 2 with one line."""
+
+
+def warn(msg):
+    print(f"{PROG}: warning: {msg}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics
+
+
+def mann_whitney_p(a, b):
+    """Two-sided Mann-Whitney U p-value: normal approximation with tie and continuity correction
+    (scipy.stats.mannwhitneyu(method="asymptotic")). NaN when a sample is empty."""
+    a, b = [float(x) for x in a], [float(x) for x in b]
+    n1, n2 = len(a), len(b)
+    if n1 == 0 or n2 == 0:
+        return float("nan")
+    allv = sorted([(v, 0) for v in a] + [(v, 1) for v in b])
+    n = n1 + n2
+    ranks = [0.0] * n
+    tie_term = 0.0
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and allv[j + 1][0] == allv[i][0]:
+            j += 1
+        r = (i + j) / 2.0 + 1.0
+        for k in range(i, j + 1):
+            ranks[k] = r
+        t = j - i + 1
+        tie_term += t ** 3 - t
+        i = j + 1
+    r1 = sum(r for r, (_, g) in zip(ranks, allv) if g == 0)
+    u1 = r1 - n1 * (n1 + 1) / 2.0
+    mu = n1 * n2 / 2.0
+    sigma2 = n1 * n2 / 12.0 * ((n + 1) - tie_term / (n * (n - 1))) if n > 1 else 0.0
+    if sigma2 <= 0:
+        return 1.0
+    z = (abs(u1 - mu) - 0.5) / math.sqrt(sigma2)
+    return min(1.0, math.erfc(max(z, 0.0) / math.sqrt(2.0)))
+
+
+def fmt_p(p):
+    if p != p:
+        return "n/a"
+    return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
+
+
+def finite(xs):
+    out = []
+    for x in xs:
+        if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x):
+            out.append(float(x))
+    return out
+
+
+def median(xs):
+    return float(np.median(xs)) if len(xs) else float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
+# Records
+
+
+class Run:
+    """One training run: its records by epoch; the result is the highest epoch's record."""
+
+    def __init__(self, name):
+        self.name = name
+        self.by_epoch = {}
+
+    @property
+    def final(self):
+        return self.by_epoch[max(self.by_epoch)]
+
+    @property
+    def variant(self):
+        return self.final["variant"]
+
+    @property
+    def eps(self):
+        return self.final["eps"]
+
+    @property
+    def key(self):
+        """The configuration shared across conditions: config_id, else the seed."""
+        f = self.final
+        cid = f.get("config_id")
+        return ("config", cid) if cid is not None else ("seed", f.get("seed"))
+
+    @property
+    def diverged(self):
+        return any(bool(r.get("diverged")) for r in self.by_epoch.values())
+
+    @property
+    def acc(self):
+        a = finite([self.final.get("test_acc")])
+        if a:
+            return a[0]
+        return CHANCE if self.diverged else float("nan")
+
+
+def normalize_record(rec):
+    """Fills variant and eps from the config block when missing; rounds eps."""
+    cfg = rec.get("config") if isinstance(rec.get("config"), dict) else {}
+    if "variant" not in rec:
+        rec["variant"] = (cfg.get("model") or {}).get("variant")
+    eps = rec.get("eps")
+    if eps is None:
+        eps = (cfg.get("data") or {}).get("brightness_factor")
+    rec["eps"] = round(float(eps), 4) if isinstance(eps, (int, float)) else None
+    return rec
+
+
+def load(paths):
+    """Reads every file; returns {run name: Run}. Raises BadInput naming the file."""
+    runs = {}
+    skipped = 0
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except OSError as e:
+            raise BadInput(f"{path}: cannot read ({e.strerror or e})")
+        if path.endswith(".gz"):
+            try:
+                raw = gzip.decompress(raw)
+            except (OSError, EOFError) as e:
+                raise BadInput(f"{path}: not a valid gzip file ({e})")
+        text = raw.decode("utf-8", errors="replace")
+        lines = text.split("\n")
+        numbered = [(i + 1, ln) for i, ln in enumerate(lines) if ln.strip()]
+        if not numbered:
+            raise BadInput(f"{path}: empty (expected JSON Lines records from dale sweep/compare/train)")
+        kept = 0
+        for idx, (lineno, ln) in enumerate(numbered):
+            try:
+                rec = json.loads(ln)
+            except json.JSONDecodeError:
+                if idx == len(numbered) - 1:
+                    warn(f"{path}:{lineno}: torn last line skipped")
+                    continue
+                raise BadInput(f"{path}:{lineno}: not a JSON record")
+            if not isinstance(rec, dict):
+                raise BadInput(f"{path}:{lineno}: not a JSON object")
+            rec = normalize_record(rec)
+            if not isinstance(rec.get("run"), str) or not isinstance(rec.get("variant"), str) \
+                    or not isinstance(rec.get("epoch"), int) or rec.get("eps") is None:
+                skipped += 1
+                continue
+            runs.setdefault(rec["run"], Run(rec["run"])).by_epoch[rec["epoch"]] = rec
+            kept += 1
+        if kept == 0:
+            raise BadInput(f"{path}: no dale record in it (each line needs run, variant, epoch, eps)")
+    if skipped:
+        warn(f"{skipped} records without run/variant/epoch/eps skipped")
+    return runs
+
+
+class Sweep:
+    """The runs grouped by condition (variant, ε), with the queries the figures need."""
+
+    def __init__(self, runs, best):
+        self.best_n = best
+        self.cond = defaultdict(list)
+        for r in runs.values():
+            self.cond[(r.variant, r.eps)].append(r)
+        for k in self.cond:
+            self.cond[k].sort(key=lambda r: r.name)
+        self.variants = sorted({v for v, _ in self.cond})
+        self.eps = sorted({e for _, e in self.cond})
+        self.missing = defaultdict(set)   # figure -> variants it lacked
+
+    def has(self, variant):
+        return variant in self.variants
+
+    def runs(self, variant, eps=None):
+        if eps is None:
+            return [r for (v, _), rs in sorted(self.cond.items()) if v == variant for r in rs]
+        return self.cond.get((variant, eps), [])
+
+    def accs(self, variant, eps):
+        return finite([r.acc for r in self.runs(variant, eps)])
+
+    def best(self, variant, eps):
+        return sorted(self.accs(variant, eps), reverse=True)[: self.best_n]
+
+    def n_diverged(self, variant, eps):
+        return sum(r.diverged for r in self.runs(variant, eps))
+
+    def ln_ref(self):
+        return "e-ln+" if self.has("e-ln+") else "ei-ln+"
+
+    def pairs(self, vx, vy, eps):
+        """(x acc, y acc, either diverged) for runs of vx and vy sharing a configuration."""
+        bx = {r.key: r for r in self.runs(vx, eps)}
+        out = []
+        for r in self.runs(vy, eps):
+            if r.key in bx and math.isfinite(bx[r.key].acc) and math.isfinite(r.acc):
+                out.append((bx[r.key].acc, r.acc, bx[r.key].diverged or r.diverged))
+        return out
+
+    def diag(self, variant, eps, field):
+        """A diagnostic of the final records, pooled over runs and hidden layers."""
+        out = []
+        for r in self.runs(variant, eps):
+            v = r.final.get(field)
+            if isinstance(v, list):
+                out += finite(v)
+        return out
+
+    def diag_by_epoch(self, variant, eps, field):
+        """{epoch: values pooled over runs and layers}."""
+        out = defaultdict(list)
+        for r in self.runs(variant, eps):
+            for ep, rec in r.by_epoch.items():
+                v = rec.get(field)
+                if isinstance(v, list):
+                    out[ep] += finite(v)
+        return {ep: vs for ep, vs in sorted(out.items()) if vs}
+
+    def moments(self, variants, eps):
+        """(means, second moments) of hidden activity, final records of runs that did not diverge."""
+        means, second = [], []
+        for v in variants:
+            for r in self.runs(v, eps):
+                if r.diverged:
+                    continue
+                mu, var = r.final.get("mu"), r.final.get("var")
+                if not isinstance(mu, list) or not isinstance(var, list):
+                    continue
+                for m, s in zip(mu, var):
+                    if finite([m]) and finite([s]):
+                        means.append(m)
+                        if s + m * m > 0:
+                            second.append(s + m * m)
+        return means, second
+
+    def hist_eps(self, variants):
+        """ε of the cosine histograms: 0.75 when present, else the largest ε the variants have."""
+        have = sorted({e for v in variants for e in self.eps if self.runs(v, e)})
+        if not have:
+            return EPS_HIST
+        return EPS_HIST if EPS_HIST in have else have[-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Drawing helpers
+
+
+class Style:
+    def __init__(self, smoke, eps_values):
+        self.smoke = smoke
+        self.dpi = 60 if smoke else 150
+        self.scale = 0.75 if smoke else 1.0
+        base = plt.get_cmap("viridis")
+        # viridis without its pale yellow end, so the largest ε stays visible on white
+        self.cmap = LinearSegmentedColormap.from_list("eps", base(np.linspace(0.0, 0.85, 256)))
+        self.norm = Normalize(0.0, max([0.75] + list(eps_values)))
+
+    def size(self, w, h):
+        return (w * self.scale, h * self.scale)
+
+    def eps_color(self, e):
+        return self.cmap(self.norm(e))
+
+    def eps_legend(self, ax, eps_values, extra=(), **kw):
+        handles = [Line2D([], [], marker="o", ls="", color=self.eps_color(e), label=f"ε = {e:g}")
+                   for e in eps_values]
+        ax.legend(handles=handles + list(extra), fontsize="small", **kw)
+
+
+def no_data(ax, sweep, fig_name, variants, clear=True):
+    """A centred note in place of a panel whose condition is missing."""
+    if isinstance(variants, str):
+        variants = [variants]
+    for v in variants:
+        sweep.missing[fig_name].add(v)
+    if clear:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax.text(0.5, 0.5, "no data for " + ", ".join(variants), transform=ax.transAxes,
+            ha="center", va="center", fontsize="medium", color="0.35")
+
+
+def scatter_pairs(ax, sweep, st, fig_name, vx, vy, xlabel, ylabel):
+    """x = vx accuracy, y = vy accuracy per shared configuration, coloured by ε, with the diagonal.
+    The axes zoom on the runs that learned; a run that diverged or failed (< FAILED %) is an ×
+    drawn on the axis edge of its failed coordinate(s)."""
+    missing = [v for v in (vx, vy) if not sweep.has(v)]
+    ax.set_xlabel(f"{xlabel} test accuracy (%)")
+    ax.set_ylabel(f"{ylabel} test accuracy (%)")
+    if missing:
+        no_data(ax, sweep, fig_name, missing)
+        return
+    per_eps = [(e, sweep.pairs(vx, vy, e)) for e in sweep.eps]
+    per_eps = [(e, pts) for e, pts in per_eps if pts]
+    if not per_eps:
+        no_data(ax, sweep, fig_name, [f"{vx} & {vy} with a shared configuration"])
+        return
+    good = [c for _, pts in per_eps for x, y, _ in pts for c in (x, y) if c >= FAILED]
+    lo, hi = (min(good), max(good)) if good else (0.0, 100.0)
+    pad = max(0.5, 0.06 * (hi - lo))
+    lo, hi = lo - pad, hi + pad
+    edge = lo + 0.35 * pad
+    n_bad = 0
+    for e, pts in per_eps:
+        ok = [(x, y) for x, y, d in pts if not d and x >= FAILED and y >= FAILED]
+        bad = [(x if x >= FAILED else edge, y if y >= FAILED else edge) for x, y, d in pts
+               if d or x < FAILED or y < FAILED]
+        n_bad += len(bad)
+        if ok:
+            ax.scatter(*zip(*ok), s=22, color=st.eps_color(e), edgecolor="k", linewidth=0.3, zorder=3)
+        if bad:
+            ax.scatter(*zip(*bad), s=34, marker="x", color=st.eps_color(e), linewidth=1.2, zorder=4,
+                       clip_on=False)
+    ax.plot([lo, hi], [lo, hi], ls="--", color="0.4", lw=1, zorder=1)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal", adjustable="box")
+    extra = [Line2D([], [], ls="--", color="0.4", label="y = x")]
+    if n_bad:
+        extra.append(Line2D([], [], marker="x", ls="", color="0.3",
+                            label=f"diverged or < {FAILED:g} % ({n_bad}),\ndrawn on the axis edge"))
+    st.eps_legend(ax, [e for e, _ in per_eps], extra, loc="upper left")
+
+
+def boxes(ax, st, groups, ylabel, log=False, points=True, box_ticks=True):
+    """Grouped box plots. groups: [(group label, [(box label, values, colour[, hatch]), ...])].
+    A box without values shows a 'no data' note at its place. box_ticks=False labels only the
+    groups (the boxes then need a legend). Returns [(x, values)] of every box."""
+    placed, labels, x = [], [], 1.0
+    centres = []
+    for glabel, items in groups:
+        start = x
+        for blabel, vals, color, *hatch in items:
+            if vals:
+                bp = ax.boxplot([vals], positions=[x], widths=0.6, patch_artist=True,
+                                showfliers=not points, medianprops={"color": "k"})
+                for b in bp["boxes"]:
+                    b.set_facecolor(color[:3] + (0.55,))
+                    if hatch:
+                        b.set_hatch(hatch[0])
+                if points:
+                    jit = np.linspace(-0.15, 0.15, len(vals)) if len(vals) > 1 else [0.0]
+                    ax.scatter(x + np.asarray(jit), vals, s=8, color=color, edgecolor="k",
+                               linewidth=0.3, zorder=3)
+            else:
+                ax.text(x, 0.5, "no data", rotation=90, ha="center", va="center", color="0.4",
+                        fontsize="small", transform=ax.get_xaxis_transform())
+            placed.append((x, vals))
+            labels.append(blabel)
+            x += 1.0
+        centres.append(((start + x - 1.0) / 2.0, glabel))
+        x += 0.6
+    if box_ticks:
+        ax.set_xticks([p for p, _ in placed])
+        ax.set_xticklabels(labels, fontsize="small")
+    else:
+        ax.set_xticks([c for c, _ in centres])
+        ax.set_xticklabels([g for _, g in centres], fontsize="small")
+    ax.set_xlim(0.4, x - 1.0)
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    if box_ticks and len(groups) > 1 and any(g for g, _ in groups):
+        for c, g in centres:
+            ax.annotate(g, (c, 0), xycoords=("data", "axes fraction"), xytext=(0, -28),
+                        textcoords="offset points", ha="center", va="top", fontsize="small",
+                        fontweight="bold")
+    return placed
+
+
+def zoom_above_chance(ax, placed, extra=()):
+    """Accuracy boxes: when some runs failed (accuracy < FAILED %, i.e. diverged to chance) and
+    others did not, zoom the y axis on the successful ones and count the failed ones at the
+    bottom edge of each box's column, so a few runs at 10 % do not flatten the comparison."""
+    allv = [v for _, vals in placed for v in vals] + [v for v in extra if math.isfinite(v)]
+    good = [v for v in allv if v >= FAILED]
+    if not good or len(good) == len(allv):
+        return
+    lo, hi = min(good), max(good)
+    pad = max(0.3, 0.08 * (hi - lo))
+    ax.set_ylim(lo - pad, hi + pad)
+    for x, vals in placed:
+        k = sum(v < FAILED for v in vals)
+        if k:
+            ax.annotate(f"▼ {k} at\n≤ {FAILED:g} %", (x, 0), xycoords=("data", "axes fraction"),
+                        xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
+                        fontsize="x-small", color="firebrick",
+                        bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 0.5})
+
+
+def log_labels(ax):
+    """Readable ticks on a log y axis: at 1, 2 and 5 × 10ⁿ when it spans more than a decade,
+    else a few plain numbers."""
+    lo, hi = ax.get_ylim()
+    if lo <= 0:
+        return
+    if hi / lo > 10:
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(LogFormatterSciNotation(labelOnlyBase=False))
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
+        ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def eps_grid_axes(fig, area, n):
+    """Axes for one panel per ε inside a gridspec area (⌈n/2⌉ × 2)."""
+    sub = area.subgridspec(max(1, math.ceil(n / 2)), 2 if n > 1 else 1, hspace=0.55, wspace=0.3)
+    return [fig.add_subplot(sub[i // 2, i % 2]) for i in range(max(n, 1))]
+
+
+def accuracy_panels(axes, sweep, st, fig_name, variants):
+    """One panel per ε: best-N accuracy boxes of `variants`, LN+ median as a dotted line."""
+    ref = sweep.ln_ref()
+    present = [v for v in variants if sweep.has(v)]
+    for v in variants:
+        if not sweep.has(v):
+            sweep.missing[fig_name].add(v)
+    if not sweep.eps:
+        no_data(axes[0], sweep, fig_name, variants)
+        return
+    for ax, e in zip(axes, sweep.eps):
+        if not present:
+            no_data(ax, sweep, fig_name, variants)
+            ax.set_title(f"ε = {e:g}")
+            continue
+        items = []
+        for v in variants:
+            nd = sweep.n_diverged(v, e)
+            lab = SHORT.get(v, v) + (f"\n{nd} div." if nd else "")
+            items.append((lab, sweep.best(v, e), st.eps_color(e)))
+        placed = boxes(ax, st, [("", items)], "test accuracy (%)")
+        ref_best = sweep.best(ref, e)
+        handles = []
+        if ref_best:
+            m = median(ref_best)
+            ax.axhline(m, ls=":", color="k", lw=1.2)
+            zoom_above_chance(ax, placed, [m])
+            handles.append(Line2D([], [], ls=":", color="k", label=f"{ref} median ({m:.1f} %)"))
+        else:
+            zoom_above_chance(ax, placed)
+            sweep.missing[fig_name].add(ref)
+            handles.append(Line2D([], [], ls="", label=f"no data for {ref}"))
+        ax.legend(handles=handles, fontsize="x-small", loc="best")
+        ax.set_title(f"ε = {e:g} (best {sweep.best_n} runs)", fontsize="medium")
+        ax.grid(axis="y", alpha=0.3)
+
+
+def cos_hist(ax, sweep, st, fig_name, variant, field, eps, what):
+    vals = sweep.diag(variant, eps, field)
+    ax.set_xlabel(f"{what} cosine to LN+ (1 = identical)")
+    ax.set_ylabel("count (run × hidden layer)")
+    ax.set_title(f"{variant}: {what} cosine, ε = {eps:g}", fontsize="medium")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if not sweep.has(variant):
+        no_data(ax, sweep, fig_name, variant)
+        return
+    if not vals:
+        no_data(ax, sweep, fig_name, [f"{variant} {field} at ε = {eps:g}"])
+        return
+    lo = min(vals)
+    lo = lo - 0.05 * (1.0 - lo) if lo < 1.0 else 0.99
+    bins = np.linspace(lo, max(1.0, max(vals)), 31)
+    ax.hist(vals, bins=bins, color=st.eps_color(eps), edgecolor="k", linewidth=0.4)
+    m = median(vals)
+    ax.axvline(m, color="k", ls="--", lw=1)
+    ax.legend(handles=[Line2D([], [], color="k", ls="--", label=f"median {m:.3f}")],
+              fontsize="small", loc="upper left")
+
+
+# ---------------------------------------------------------------------------------------------
+# The figures
+
+
+def read_idx_images(data_dir, count):
+    """The first `count` training images (uint8, count × 28 × 28), or None when absent."""
+    for name in ("train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"):
+        path = os.path.join(data_dir, name)
+        if not os.path.exists(path):
+            continue
+        opener = gzip.open if name.endswith(".gz") else open
+        try:
+            with opener(path, "rb") as f:
+                head = f.read(16)
+                if len(head) < 16:
+                    raise BadInput(f"{path}: truncated IDX header")
+                magic, n, rows, cols = struct.unpack(">IIII", head)
+                if magic != 2051:
+                    raise BadInput(f"{path}: not an IDX image file (magic {magic}, expected 2051)")
+                k = min(count, n)
+                buf = f.read(k * rows * cols)
+        except (OSError, EOFError) as e:
+            raise BadInput(f"{path}: cannot read ({e})")
+        if len(buf) < k * rows * cols:
+            raise BadInput(f"{path}: truncated: fewer than {k} images")
+        return np.frombuffer(buf, dtype=np.uint8).reshape(k, rows, cols)
+    return None
+
+
+def jitter(images, eps, rng):
+    """SPEC §1: p/255, one δ ~ U(−ε, ε) per image added to every pixel, clamped to [0, 1]."""
+    x = images.astype(np.float64) / 255.0
+    d = rng.uniform(-eps, eps, size=(x.shape[0], 1, 1)) if eps > 0 else np.zeros((x.shape[0], 1, 1))
+    return np.clip(x + d, 0.0, 1.0), d.ravel()
+
+
+def mosaic(x, rows, cols, gap=2):
+    """Images (k × h × w, values in [0, 1]) tiled rows × cols on a white background."""
+    k, h, w = x.shape
+    out = np.ones((rows * (h + gap) - gap, cols * (w + gap) - gap))
+    for i in range(min(k, rows * cols)):
+        r, c = divmod(i, cols)
+        out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = x[i]
+    return out
+
+
+def fig1(sweep, st, images):
+    fig, axs = plt.subplots(1, 2, figsize=st.size(13, 3.9))
+    fig.suptitle("Fig. 1 — FashionMNIST training images with brightness jitter "
+                 "(δ ~ U(−ε, ε) added to every pixel, clamped to [0, 1])")
+    for ax, e in zip(axs, [0.0, 0.75]):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for s in ax.spines.values():
+            s.set_edgecolor(st.eps_color(e))
+            s.set_linewidth(2)
+        if images is None:
+            ax.set_title(f"ε = {e:g}")
+            ax.text(0.5, 0.5, "no IDX files in --data\n(placeholder)", transform=ax.transAxes,
+                    ha="center", va="center", color="0.35")
+            sweep.missing["fig1_samples"].add("FashionMNIST IDX files")
+            continue
+        x, _ = jitter(images, e, np.random.default_rng(1234))
+        ax.imshow(mosaic(x, 4, 8), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_title(f"ε = {e:g}: the first {x.shape[0]} training images (pixel value 0 = black, 1 = white)",
+                     fontsize="medium")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
+def fig2(sweep, st):
+    fig, (a, b) = plt.subplots(1, 2, figsize=st.size(13, 5.6), gridspec_kw={"width_ratios": [1, 1.3]})
+    fig.suptitle("Fig. 2 — Detaching LayerNorm's backward pass hurts; E and EI networks are equivalent")
+    scatter_pairs(a, sweep, st, "fig2_ln_detach", "ei-ln+", "ei-ln-", "EI LN+ (exact backward)",
+                  "EI LN− (detached)")
+    a.set_title("Final accuracy per shared configuration", fontsize="medium")
+    a.grid(alpha=0.3)
+
+    name = "fig2_ln_detach"
+    missing = [v for v in ("ei-ln+", "e-ln+") if not sweep.has(v)]
+    b.set_ylabel("test accuracy (%)")
+    if missing:
+        no_data(b, sweep, name, missing)
+        b.set_title(f"EI LN+ vs E LN+ (best {sweep.best_n})", fontsize="medium")
+        return fig
+    groups, ps = [], []
+    for e in sweep.eps:
+        x, y = sweep.best("ei-ln+", e), sweep.best("e-ln+", e)
+        p = mann_whitney_p(x, y)
+        ps.append(f"ε={e:g}: {fmt_p(p)}")
+        groups.append((f"ε = {e:g}\np = {fmt_p(p)}", [("EI LN+", x, st.eps_color(e)),
+                                                       ("E LN+", y, st.eps_color(e), "///")]))
+    zoom_above_chance(b, boxes(b, st, groups, "test accuracy (%)"))
+    b.legend(handles=[Patch(facecolor="0.8", label="EI LN+"), Patch(facecolor="0.8", hatch="///", label="E LN+")],
+             fontsize="small", loc="lower left")
+    b.set_title(f"EI LN+ vs E LN+, best {sweep.best_n} runs per ε\n"
+                f"two-sided Mann-Whitney U p — " + ", ".join(ps), fontsize="medium")
+    b.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def fig3(sweep, st):
+    name = "fig3_activity"
+    fig, (a, b) = plt.subplots(1, 2, figsize=st.size(13, 5.2))
+    fig.suptitle("Fig. 3 — Hidden-layer activity at the end of training (runs that did not diverge; "
+                 "both hidden layers)")
+    eps = sweep.eps or [EPS_HIST]
+    for ax, which, ylabel, line, log in (
+            (a, 0, "activity mean  mean_k z  (a.u.)", 0.0, False),
+            (b, 1, "second moment  var_k z + (mean_k z)²  (a.u.)", 1.0, True)):
+        groups, any_data = [], False
+        for glabel, variants in ACTIVITY_GROUPS:
+            present = [v for v in variants if sweep.has(v)]
+            for v in variants:
+                if v not in present:
+                    sweep.missing[name].add(v)
+            items = []
+            for e in eps:
+                vals = sweep.moments(present, e)[which] if present else []
+                any_data |= bool(vals)
+                items.append((f"{e:g}", vals, st.eps_color(e)))
+            label = glabel + ("" if present else "\n(no data for " + ", ".join(variants) + ")")
+            groups.append((label, items))
+        if not any_data:
+            no_data(ax, sweep, name, [v for _, vs in ACTIVITY_GROUPS for v in vs])
+            ax.set_ylabel(ylabel)
+            continue
+        boxes(ax, st, groups, ylabel, log=log, points=True)
+        if log:
+            log_labels(ax)
+        ax.axhline(line, color="k", ls="--", lw=1)
+        ax.set_xlabel("ε (brightness jitter)", labelpad=32)
+        ax.grid(axis="y", alpha=0.3)
+    a.set_title("Mean (LayerNorm: 0, dashed)", fontsize="medium")
+    b.set_title("Second moment (LayerNorm: 1, dashed; log axis)", fontsize="medium")
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    return fig
+
+
+def inorm_figure(sweep, st, name, variant, title):
+    fig, axs = plt.subplots(2, 2, figsize=st.size(12, 10))
+    fig.suptitle(title)
+    ref = sweep.ln_ref()
+    a, b, c, d = axs.ravel()
+    scatter_pairs(a, sweep, st, name, ref, variant, "LN+ (" + ref + ")", variant)
+    nd = sum(sweep.n_diverged(variant, e) for e in sweep.eps)
+    nr = len(sweep.runs(variant))
+    a.set_title("Final accuracy per shared configuration"
+                + (f"\n{variant}: {nd} of {nr} runs diverged" if nr else ""), fontsize="medium")
+    a.grid(alpha=0.3)
+    eh = sweep.hist_eps([variant])
+    cos_hist(b, sweep, st, name, variant, "out_cos", eh, "output")
+    cos_hist(c, sweep, st, name, variant, "grad_cos", eh, "gradient")
+
+    d.set_xlabel("epoch")
+    d.set_ylabel("cosine to LN+ (median over runs × layers)")
+    d.set_title(f"{variant}: alignment with LayerNorm during training", fontsize="medium")
+    if not sweep.has(variant):
+        no_data(d, sweep, name, variant)
+    else:
+        drawn = []
+        for e in sweep.eps:
+            for field, ls in (("out_cos", "-"), ("grad_cos", "--")):
+                series = sweep.diag_by_epoch(variant, e, field)
+                if series:
+                    d.plot(list(series), [median(v) for v in series.values()], ls=ls, marker="o",
+                           ms=3, color=st.eps_color(e))
+                    if e not in drawn:
+                        drawn.append(e)
+        if not drawn:
+            no_data(d, sweep, name, [f"{variant} diagnostics"])
+        else:
+            d.set_ylim(min(0.0, d.get_ylim()[0]), 1.02)
+            d.xaxis.set_major_locator(MaxNLocator(integer=True))
+            d.grid(alpha=0.3)
+            st.eps_legend(d, drawn, [Line2D([], [], ls="-", color="0.3", label="output"),
+                                     Line2D([], [], ls="--", color="0.3", label="gradient")],
+                          loc="best", ncol=2)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return fig
+
+
+def fig4(sweep, st):
+    return inorm_figure(sweep, st, "fig4_inorm_forward", "inorm-",
+                        "Fig. 4 — I-Norm without error normalization (inorm−): activity is normalized, "
+                        "the error is not")
+
+
+def fig5(sweep, st):
+    return inorm_figure(sweep, st, "fig5_inorm_full", "inorm+",
+                        "Fig. 5 — I-Norm with error normalization (inorm+) matches LN+")
+
+
+def fig6(sweep, st):
+    name = "fig6_error_parts"
+    parts = ["inorm-center", "inorm-decorrelate", "inorm-scale"]
+    n = len(sweep.eps)
+    rows = max(1, math.ceil(n / 2))
+    fig = plt.figure(figsize=st.size(13, 4.2 + 4.0 * rows))
+    fig.suptitle("Fig. 6 — Which part of error normalization matters: center, decorrelate, scale")
+    gs = fig.add_gridspec(2, 1, height_ratios=[1, 1.1 * rows], hspace=0.35)
+    top = gs[0].subgridspec(1, 3, wspace=0.3)
+    eh = sweep.hist_eps(parts)
+    for j, v in enumerate(parts):
+        ax = fig.add_subplot(top[0, j])
+        cos_hist(ax, sweep, st, name, v, "grad_cos", eh, "gradient")
+    axes = eps_grid_axes(fig, gs[1], n)
+    accuracy_panels(axes, sweep, st, name, ["inorm-scale", "inorm-decorrelate", "inorm-center", "inorm+"])
+    return fig
+
+
+def fig7(sweep, st):
+    name = "fig7_lateral"
+    variants = ["inorm-fa", "inorm-center", "inorm+"]
+    n = len(sweep.eps)
+    rows = max(1, math.ceil(n / 2))
+    fig = plt.figure(figsize=st.size(15, 1.0 + 4.0 * rows))
+    fig.suptitle("Fig. 7 — Centering the error by random lateral inhibition (inorm-fa) is enough")
+    gs = fig.add_gridspec(1, 2, width_ratios=[2, 1], wspace=0.25)
+    axes = eps_grid_axes(fig, gs[0], n)
+    accuracy_panels(axes, sweep, st, name, variants)
+
+    ax = fig.add_subplot(gs[1])
+    ax.set_title("Largest eigenvalue of the error covariance\n(final epoch, hidden layers)",
+                 fontsize="medium")
+    ylabel = "λ_max of cov(g) across the batch (a.u., log)"
+    present = [v for v in variants if sweep.has(v)]
+    if not present or not sweep.eps:
+        no_data(ax, sweep, name, variants)
+        ax.set_ylabel(ylabel)
+        return fig
+    hatches = {"inorm-fa": "", "inorm-center": "///", "inorm+": "..."}
+    groups, any_data = [], False
+    for e in sweep.eps:
+        items = []
+        for v in variants:
+            vals = [x for x in sweep.diag(v, e, "err_eig") if x > 0]
+            any_data |= bool(vals)
+            items.append((v, vals, st.eps_color(e), hatches[v]))
+        groups.append((f"ε = {e:g}", items))
+    if not any_data:
+        no_data(ax, sweep, name, [v + " err_eig" for v in present])
+        ax.set_ylabel(ylabel)
+        return fig
+    boxes(ax, st, groups, ylabel, log=True, box_ticks=False)
+    log_labels(ax)
+    ax.set_xlabel("ε (brightness jitter)")
+    ax.legend(handles=[Patch(facecolor="0.85", edgecolor="k", hatch=hatches[v],
+                             label=SHORT.get(v, v).replace("\n", " ") + ("" if sweep.has(v) else " (no data)"))
+                       for v in variants], fontsize="small", loc="best")
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+FIGURES = [("fig1_samples", None), ("fig2_ln_detach", fig2), ("fig3_activity", fig3),
+           ("fig4_inorm_forward", fig4), ("fig5_inorm_full", fig5), ("fig6_error_parts", fig6),
+           ("fig7_lateral", fig7)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def save(fig, out_dir, name, st):
+    paths = []
+    for ext in ("png", "svg"):
+        p = os.path.join(out_dir, f"{name}.{ext}")
+        meta = {"Software": None} if ext == "png" else {"Date": None, "Creator": None}
+        fig.savefig(p, dpi=st.dpi, bbox_inches="tight", metadata=meta)
+        paths.append(p)
+    plt.close(fig)
+    return paths
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        prog="tools/figures.py",
+        description="The seven figures of SPEC §11 from dale's JSON Lines records (PNG + SVG).")
+    ap.add_argument("files", nargs="*", metavar="FILES", help="JSON Lines files (shards are concatenated)")
+    ap.add_argument("--out", default="figures", help="output folder (default: figures/)")
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist",
+                    help="folder with FashionMNIST's IDX files, for fig1 (default: %(default)s)")
+    ap.add_argument("--best", type=int, default=10, help="runs per condition in box plots (default: 10)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="CI preset: small, low-DPI figures; fig1 placeholder without IDX files")
+    a = ap.parse_args(argv)
+    t0 = time.monotonic()
+    try:
+        if not a.files:
+            raise BadInput("no input files (give the JSON Lines files of dale sweep/compare/train)")
+        if a.best < 1:
+            raise BadInput(f"--best {a.best}: must be at least 1")
+        runs = load(a.files)
+        images = read_idx_images(a.data, 32)
+        if images is None and not a.smoke:
+            raise BadInput(f"{a.data}: no train-images-idx3-ubyte[.gz] (FashionMNIST IDX files) for fig1; "
+                           "give --data DIR, install dataset-fashion-mnist, or use --smoke")
+    except BadInput as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+
+    sweep = Sweep(runs, a.best)
+    st = Style(a.smoke, sweep.eps)
+    plt.rcParams.update({"svg.hashsalt": "dale", "font.size": 8 if a.smoke else 10,
+                         "figure.dpi": st.dpi})
+    try:
+        os.makedirs(a.out, exist_ok=True)
+    except OSError as e:
+        print(f"{PROG}: error: {a.out}: cannot create the output folder ({e.strerror})", file=sys.stderr)
+        return 2
+    n_div = sum(r.diverged for r in runs.values())
+    print(f"{PROG}: {len(runs)} runs ({n_div} diverged), {len(sweep.variants)} variants "
+          f"({', '.join(sweep.variants)}), ε ∈ {{{', '.join(f'{e:g}' for e in sweep.eps)}}}")
+    for name, fn in FIGURES:
+        fig = fig1(sweep, st, images) if fn is None else fn(sweep, st)
+        paths = save(fig, a.out, name, st)
+        print(f"{name}: {', '.join(paths)}")
+    if sweep.missing:
+        print("missing (panels drawn with a 'no data' note):")
+        for name, _ in FIGURES:
+            if sweep.missing.get(name):
+                print(f"  {name}: {', '.join(sorted(sweep.missing[name]))}")
+    else:
+        print("missing: nothing")
+    print(f"{PROG}: {2 * len(FIGURES)} files in {a.out} in {time.monotonic() - t0:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
