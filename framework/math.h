@@ -40,7 +40,7 @@ DALE_HD float apply_map(MapOp op, float a, float b, float c, float s) {
     case MapOp::AddScalar: return a + s;
     case MapOp::Square: return a * a;
     case MapOp::Sqrt: return sqrtf(a);
-    case MapOp::Relu: return a > 0.f ? a : 0.f;
+    case MapOp::Relu: return a < 0.f ? 0.f : a;  // NaN stays NaN, so divergence shows
     case MapOp::ReluGrad: return b > 0.f ? a : 0.f;
     case MapOp::SquareGrad: return 2.f * a * b;
     case MapOp::SqrtGrad: return a / (2.f * b);

@@ -52,7 +52,7 @@ void Optimizer::step() {
     Tensor g = s.p.grad();
     if (!g.defined()) continue;  // not reached by this step's loss (e.g. no local loss)
     const Backend& be = backend(s.p.device());
-    const UpdateArgs a = update_args(cfg_, s.p.group(), steps_);
+    const UpdateArgs a = update_args(cfg_, s.p.group(), ++s.updates);
     const int64_t n = s.p.numel();
     if (cfg_.algorithm == Algorithm::AdamW) {
       if (!s.m.defined()) s.m = Tensor::zeros(s.p.shape(), s.p.device());

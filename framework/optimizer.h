@@ -41,6 +41,7 @@ class Optimizer {
  private:
   struct Slot {
     Tensor p, v, m;  // momentum / second moment (v), first moment (m); allocated on demand
+    int64_t updates = 0;  // this parameter's own step count (AdamW's bias correction)
   };
   std::vector<Slot> slots_;
   OptimConfig cfg_;

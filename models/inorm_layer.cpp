@@ -10,7 +10,7 @@
 namespace dale {
 
 INormLayer::INormLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode_, float lambda_var_,
-                       RngStream& rng, Device dev)
+                       RngStream& rng, Device dev, uint64_t fa_seed, uint64_t fa_stream)
     : Layer(std::move(name)), mode(mode_), lambda_var(lambda_var_) {
   const DaleInit w = dale_init(n, ne, inhibitory_units(ne), rng);
   dale_params(w, dev, /*wei_frozen=*/true, Wex, Wix, Wei, bias);
@@ -18,7 +18,7 @@ INormLayer::INormLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode_, f
   Bei = param(std::vector<float>(size_t(ne * ne), 1.f / float(ne)), {ne, ne}, "Bei", Group::Bei,
               dev, /*frozen=*/true);
   if (mode == ErrNorm::FaCenter) {
-    RngStream fa(rng.next_u64(), kStreamFa);
+    RngStream fa(fa_seed, fa_stream);
     fa_w = Tensor::from_vector(fa_weights(ne, fa), {ne}, dev);
   }
 }

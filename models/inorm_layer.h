@@ -17,8 +17,10 @@ namespace dale {
 
 class INormLayer : public Layer {
  public:
+  // fa_seed/fa_stream key fa_center's lateral weights apart from `rng`, so inorm-fa draws the
+  // same Wex, Wix, Wei, Bix as every other I-Norm variant of the same seed (paired comparisons).
   INormLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode, float lambda_var,
-             RngStream& rng, Device dev);
+             RngStream& rng, Device dev, uint64_t fa_seed = 0, uint64_t fa_stream = kStreamFa);
   Tensor forward(const Tensor& x, bool training) override;
   std::vector<Tensor> parameters() const override { return {Wex, Wix, Wei, bias, Bix, Bei}; }
   Tensor Wex, Wix, Wei, bias, Bix, Bei;

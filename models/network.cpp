@@ -21,6 +21,7 @@ Network::Network(const NetworkConfig& cfg)
     : variant(find_variant(cfg.variant)), config(cfg), width(checked_width(cfg, variant)) {
   RngStream rng(cfg.seed, kStreamInit);
   int64_t n = cfg.inputs;
+  uint64_t index = 0;
   for (const char* name : {"fc0", "fc1"}) {
     switch (variant.hidden) {
       case HiddenKind::E: hidden_.push_back(std::make_unique<ELayer>(name, n, width, rng, cfg.device)); break;
@@ -28,8 +29,8 @@ Network::Network(const NetworkConfig& cfg)
         hidden_.push_back(std::make_unique<EILayer>(name, n, width, inhibitory_units(width), rng, cfg.device));
         break;
       case HiddenKind::INorm:
-        hidden_.push_back(std::make_unique<INormLayer>(name, n, width, variant.errnorm,
-                                                       cfg.lambda_homeo_var, rng, cfg.device));
+        hidden_.push_back(std::make_unique<INormLayer>(name, n, width, variant.errnorm, cfg.lambda_homeo_var,
+                                                       rng, cfg.device, cfg.seed, kStreamFa + (index << 8)));
         break;
       case HiddenKind::INormSub:
         hidden_.push_back(std::make_unique<INormSubLayer>(name, n, width, variant.errnorm,
@@ -37,6 +38,7 @@ Network::Network(const NetworkConfig& cfg)
         break;
     }
     n = width;
+    ++index;
   }
   output_ = std::make_unique<EILayer>("fc_output", n, cfg.classes, 1, rng, cfg.device);
 }
@@ -127,7 +129,7 @@ void Network::load_state(const SafetensorsFile& f, const std::string& path) {
   for (const NamedTensor& t : f.tensors) {
     bool known = false;
     for (auto& [p, src] : plan) known |= src == &t;
-    if (!known && t.name.find(".fa_w") == std::string::npos)
+    if (!known)
       throw InputError(fmt::format("{}: tensor '{}' is not a parameter of variant {} (a checkpoint "
                                    "of another variant?)",
                                    path, t.name, variant.name));

@@ -236,10 +236,23 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
   }
 
   // One record per finished epoch (or per divergence, in sweeps); `final` marks a run's last.
+  auto diverged_error = [&](const std::string& what, int64_t epoch, int64_t step) {
+    return Error(fmt::format("diverged: {} at epoch {}, step {} (global step {}); {}", what, epoch, step, s.steps,
+                             epoch > 1 ? fmt::format("the records and checkpoint of epoch {} are intact", epoch - 1)
+                                       : std::string("no epoch had finished")),
+                 kExitDiverged);
+  };
+  // Returns whether the run diverged (non-finite evaluation losses count too: the last update of
+  // an epoch can break the weights after the step's loss was checked).
   auto emit = [&](int64_t epoch, const std::vector<double>& local_sum, int64_t steps_this_epoch,
                   double loss_sum, bool diverged, bool final) {
     const EvalResult tr = evaluate(net, data.train, train_jitter, eval_train_seed, uint32_t(epoch), c.eval_batch);
     const EvalResult te = evaluate(net, data.test, test_jitter, eval_test_seed, uint32_t(epoch), c.eval_batch);
+    if (!diverged && !(std::isfinite(tr.loss) && std::isfinite(te.loss))) {
+      if (!c.record_divergence)
+        throw diverged_error("the evaluation loss became non-finite after the epoch's updates", epoch, steps_this_epoch);
+      diverged = final = true;
+    }
     json local = json::object();
     double local_total = 0;
     for (size_t l = 0; l < local_sum.size(); ++l) {
@@ -279,6 +292,7 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
     if (!diverged) save(net, c, epoch, s.steps);
     s.final_test_acc = te.acc;
     if (on_record) on_record(rec);
+    return diverged;
   };
 
   const int64_t B = c.batch_size, n = data.train.n, dim = data.train.dim;
@@ -309,21 +323,25 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
       ++s.steps;
       ++steps_this_epoch;
 
-      const float lv = task.item();
+      // The task loss, and every local loss (they alone train Wix and Bix), must stay finite.
+      float lv = task.item();
+      std::string what = "the task loss";
+      const auto locals = net.local_losses();
+      std::vector<float> local_values(locals.size(), 0.f);
+      for (size_t l = 0; l < locals.size(); ++l)
+        if (locals[l].defined()) {
+          local_values[l] = locals[l].item();
+          if (!std::isfinite(local_values[l]) && std::isfinite(lv))
+            lv = local_values[l], what = "the local loss of " + net.hidden()[l]->name();
+        }
       if (!std::isfinite(lv) && c.record_divergence) {
         emit(epoch, local_sum, steps_this_epoch, loss_sum, true, true);
         s.diverged = true;
         return s;
       }
-      if (!std::isfinite(lv))
-        throw Error(fmt::format("diverged: the task loss became {} at epoch {}, step {} (global step "
-                                "{}); the records and checkpoint of epoch {} are intact",
-                                lv, epoch, k + 1, s.steps, epoch - 1),
-                    kExitDiverged);
+      if (!std::isfinite(lv)) throw diverged_error(fmt::format("{} became {}", what, lv), epoch, k + 1);
       loss_sum += lv;
-      const auto locals = net.local_losses();
-      for (size_t l = 0; l < locals.size(); ++l)
-        if (locals[l].defined()) local_sum[l] += locals[l].item();
+      for (size_t l = 0; l < locals.size(); ++l) local_sum[l] += local_values[l];
 
       if (c.progress && seconds() - last_progress > 0.5) {
         last_progress = seconds();
@@ -343,7 +361,10 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
     }
 
     const bool last = epoch == c.epochs || (c.max_steps > 0 && s.steps >= c.max_steps);
-    emit(epoch, local_sum, steps_this_epoch, loss_sum, false, last);
+    if (emit(epoch, local_sum, steps_this_epoch, loss_sum, false, last)) {
+      s.diverged = true;
+      return s;
+    }
     s.epochs_done = epoch;
     if (c.max_steps > 0 && s.steps >= c.max_steps) {
       s.stopped_early = epoch < c.epochs;

@@ -11,10 +11,16 @@
 #include "datasets/fashion_mnist.h"
 #include "framework/check.h"
 #include "models/experiments.h"
-#include "tests/synthetic_fashion.h"
+#include "tests/synthetic_data.h"
 #include "tests/testing.h"
 
 using namespace dale;
+
+static FashionMNIST synthetic(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  dale::test::write_synthetic_fashion_mnist(dir);
+  return load_fashion_mnist(dir);
+}
 
 TEST_CASE("sweep configurations: SPEC §9 ranges, deterministic, shared by conditions") {
   const auto a = draw_sweep_configs(200, 7, SweepRanges{});
@@ -82,7 +88,7 @@ TEST_CASE("shards are disjoint and together cover the plan") {
 
 TEST_CASE("an experiment resumes: finished runs are skipped, none repeated or missing") {
   const std::string dir = dale::test::fresh_temp_dir("dale-exp");
-  const FashionMNIST data = load_fashion_mnist(dale::test::write_synthetic_fashion(dir + "/data"));
+  const FashionMNIST data = synthetic(dir + "/data");
   TrainConfig base;
   base.epochs = 2;
   base.model.width = 12;
@@ -111,11 +117,11 @@ TEST_CASE("an experiment resumes: finished runs are skipped, none repeated or mi
 
 TEST_CASE("a diverged run is recorded as a result, with chance-level accuracy") {
   const std::string dir = dale::test::fresh_temp_dir("dale-div");
-  const FashionMNIST data = load_fashion_mnist(dale::test::write_synthetic_fashion(dir + "/data"));
+  const FashionMNIST data = synthetic(dir + "/data");
   TrainConfig base;
   base.epochs = 2;
   base.model.width = 12;
-  base.opt.lr = 1e6f;  // SGD at this rate overflows within a few steps
+  base.opt.lr = 1e20f;  // SGD at this rate overflows within the first steps
   auto runs = plan_compare(base, {"ei"}, {0.f}, {0});
   const std::string out = dir + "/out.jsonl";
   const auto res = execute_runs(runs, data, out, {});

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "models/trainer.h"
-#include "tests/synthetic_fashion.h"
+#include "tests/synthetic_data.h"
 #include "tests/testing.h"
 
 namespace fs = std::filesystem;
@@ -27,7 +27,9 @@ static int run(const std::string& cmd, std::string* out = nullptr) {
 
 TEST_CASE("compare, report, figures: the whole path on tiny data") {
   const std::string dir = dale::test::fresh_temp_dir("dale-repro");
-  const std::string data = dale::test::write_synthetic_fashion(dir + "/data");
+  const std::string data = dir + "/data";
+  fs::create_directories(data);
+  dale::test::write_synthetic_fashion_mnist(data);
   const std::string dale_bin = std::string(DALE_BINARY_DIR) + "/dale";
   const std::string out = dir + "/runs/compare.jsonl";
   const std::string common = " --variants ei-ln+,inorm+ --eps 0,0.5 --seeds 2 --train.epochs 2"

@@ -7,7 +7,10 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <unistd.h>
+
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -115,6 +118,16 @@ inline void gradcheck(const std::string& name, const std::function<Tensor(std::v
     }
     expect_close(got, want, atol, rtol, name + " d/dinput" + std::to_string(k));
   }
+}
+
+// A fresh empty directory under the system's temporary directory.
+inline std::string fresh_temp_dir(const std::string& stem) {
+  static int counter = 0;
+  const auto p = std::filesystem::temp_directory_path() /
+                 (stem + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p.string();
 }
 
 }  // namespace dale::test
