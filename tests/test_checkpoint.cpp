@@ -17,20 +17,8 @@ using dale::test::expect_close;
 namespace fs = std::filesystem;
 
 namespace {
+using dale::test::TempDir;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "dale-ckpt-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 NetworkConfig config(const std::string& variant, uint64_t seed, int64_t width = 12) {
   NetworkConfig c;

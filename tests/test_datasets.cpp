@@ -3,6 +3,8 @@
 // checks, the brightness jitter of SPEC §1 and the epoch order. Files go to a fresh directory
 // under the system temp dir, removed at the end of each case.
 #include <doctest/doctest.h>
+
+#include "tests/testing.h"
 #include <unistd.h>
 #include <zlib.h>
 
@@ -28,23 +30,8 @@ using namespace dale;
 namespace fs = std::filesystem;
 
 namespace {
+using dale::test::TempDir;
 
-// A fresh directory, removed with everything in it when the case ends.
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    dir = fs::temp_directory_path() /
-          ("dale-test-datasets-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
 
 using Bytes = std::vector<uint8_t>;
 
@@ -156,7 +143,7 @@ TEST_CASE("IDX round trip, plain and gzip") {
   }
   // No temporary files are left behind by the writer.
   int files = 0;
-  for (const auto& e : fs::directory_iterator(t.dir)) files += e.is_regular_file();
+  for (const auto& e : fs::directory_iterator(t.path)) files += e.is_regular_file();
   CHECK(files == 2);
 }
 
@@ -190,7 +177,7 @@ TEST_CASE("IDX: missing file, empty file, directory") {
   check_label_error(t / "nope-idx1-ubyte.gz", "cannot open (No such file or directory)");
   write_bytes(t / "empty", {});
   check_image_error(t / "empty", "expected magic 0x00000803");
-  fs::create_directories(t.dir / "sub");
+  fs::create_directories(t.path / "sub");
   check_image_error(t / "sub", "not a regular file");
 }
 
@@ -292,7 +279,7 @@ TEST_CASE("FashionMNIST loader: plain and gzip directories") {
     CAPTURE(gzip);
     TempDir t;
     write_fashion_dir(t, 40, 12, gzip);
-    const FashionMNIST f = load_fashion_mnist(t.dir.string());
+    const FashionMNIST f = load_fashion_mnist(t.path.string());
     CHECK(f.train.n == 40);
     CHECK(f.test.n == 12);
     CHECK(f.train.dim == 784);
@@ -309,20 +296,20 @@ TEST_CASE("FashionMNIST loader prefers the .gz file when both exist") {
   write_fashion_dir(t, 10, 5, true);
   // Plain train images with different pixels beside the .gz ones.
   write_idx_images(t / "train-images-idx3-ubyte", synthetic_images(10, 28, 28, 42), false);
-  const FashionMNIST f = load_fashion_mnist(t.dir.string());
+  const FashionMNIST f = load_fashion_mnist(t.path.string());
   CHECK(f.train.images == synthetic_images(10, 28, 28, 1).pixels);
 }
 
 TEST_CASE("FashionMNIST loader: missing files name the path and the fix") {
   TempDir t;
-  std::string msg = input_error([&] { load_fashion_mnist(t.dir.string()); });
+  std::string msg = input_error([&] { load_fashion_mnist(t.path.string()); });
   CHECK(msg.find(t / "train-images-idx3-ubyte") != std::string::npos);
   CHECK(msg.find("cannot open (No such file or directory") != std::string::npos);
   CHECK(msg.find("install Debian's dataset-fashion-mnist or pass --data.dir") != std::string::npos);
   // Only the test labels missing.
   write_fashion_dir(t, 10, 5, false);
   fs::remove(t / "t10k-labels-idx1-ubyte");
-  msg = input_error([&] { load_fashion_mnist(t.dir.string()); });
+  msg = input_error([&] { load_fashion_mnist(t.path.string()); });
   CHECK(msg.find(t / "t10k-labels-idx1-ubyte") != std::string::npos);
 }
 
@@ -333,7 +320,7 @@ TEST_CASE("FashionMNIST loader: label >= 10, count mismatch, size mismatch") {
     auto labels = synthetic_labels(10);
     labels[3] = 10;
     write_idx_labels(t / "train-labels-idx1-ubyte.gz", labels, true);
-    const std::string msg = input_error([&] { load_fashion_mnist(t.dir.string()); });
+    const std::string msg = input_error([&] { load_fashion_mnist(t.path.string()); });
     INFO(msg);
     CHECK(msg.find(t / "train-labels-idx1-ubyte.gz") != std::string::npos);
     CHECK(msg.find("label 10 at index 3") != std::string::npos);
@@ -342,7 +329,7 @@ TEST_CASE("FashionMNIST loader: label >= 10, count mismatch, size mismatch") {
     TempDir t;
     write_fashion_dir(t, 10, 5, false);
     write_idx_labels(t / "t10k-labels-idx1-ubyte", synthetic_labels(6), false);
-    const std::string msg = input_error([&] { load_fashion_mnist(t.dir.string()); });
+    const std::string msg = input_error([&] { load_fashion_mnist(t.path.string()); });
     INFO(msg);
     CHECK(msg.find(t / "t10k-labels-idx1-ubyte") != std::string::npos);
     CHECK(msg.find("holds 6 labels") != std::string::npos);
@@ -352,7 +339,7 @@ TEST_CASE("FashionMNIST loader: label >= 10, count mismatch, size mismatch") {
     TempDir t;
     write_fashion_dir(t, 10, 5, false);
     write_idx_images(t / "t10k-images-idx3-ubyte", synthetic_images(5, 28, 27, 2), false);
-    const std::string msg = input_error([&] { load_fashion_mnist(t.dir.string()); });
+    const std::string msg = input_error([&] { load_fashion_mnist(t.path.string()); });
     INFO(msg);
     CHECK(msg.find(t / "t10k-images-idx3-ubyte") != std::string::npos);
     CHECK(msg.find("28x27") != std::string::npos);
@@ -426,7 +413,7 @@ TEST_CASE("jitter_delta: eps = 0 is exactly +0; |delta| <= eps; keyed by (seed, 
 TEST_CASE("make_batch: eps = 0 gives p/255 exactly and the labels") {
   TempDir t;
   write_fashion_dir(t, 20, 4, false);
-  const Dataset d = load_fashion_mnist(t.dir.string()).train;
+  const Dataset d = load_fashion_mnist(t.path.string()).train;
   const std::vector<int64_t> idx = {7, 0, 19, 7};
   std::vector<float> x(idx.size() * 784);
   std::vector<int32_t> y(idx.size());

@@ -87,7 +87,8 @@ TEST_CASE("shards are disjoint and together cover the plan") {
 }
 
 TEST_CASE("an experiment resumes: finished runs are skipped, none repeated or missing") {
-  const std::string dir = dale::test::fresh_temp_dir("dale-exp");
+  const dale::test::TempDir tmp;
+  const std::string dir = tmp.str();
   const FashionMNIST data = synthetic(dir + "/data");
   TrainConfig base;
   base.epochs = 2;
@@ -112,11 +113,11 @@ TEST_CASE("an experiment resumes: finished runs are skipped, none repeated or mi
   CHECK(per_run.size() == 4);
   for (const auto& [run, n] : per_run) CHECK_MESSAGE(n == 2, run << " has " << n << " records");
   CHECK(finished_runs(out).size() == 4);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("a diverged run is recorded as a result, with chance-level accuracy") {
-  const std::string dir = dale::test::fresh_temp_dir("dale-div");
+  const dale::test::TempDir tmp;
+  const std::string dir = tmp.str();
   const FashionMNIST data = synthetic(dir + "/data");
   TrainConfig base;
   base.epochs = 2;
@@ -134,5 +135,4 @@ TEST_CASE("a diverged run is recorded as a result, with chance-level accuracy") 
   CHECK(recs[0]["test_acc"].get<double>() < 30.0);
   // Resuming does not train it again.
   CHECK(execute_runs(runs, data, out, {})[0].skipped);
-  std::filesystem::remove_all(dir);
 }

@@ -26,7 +26,8 @@ static int run(const std::string& cmd, std::string* out = nullptr) {
 }
 
 TEST_CASE("compare, report, figures: the whole path on tiny data") {
-  const std::string dir = dale::test::fresh_temp_dir("dale-repro");
+  const dale::test::TempDir tmp;
+  const std::string dir = tmp.str();
   const std::string data = dir + "/data";
   fs::create_directories(data);
   dale::test::write_synthetic_fashion_mnist(data);
@@ -74,5 +75,4 @@ TEST_CASE("compare, report, figures: the whole path on tiny data") {
   CHECK(png == 7);
   CHECK(svg == 7);
   CHECK(run(figures_py + " " + dir + "/missing.jsonl --smoke --out " + figs) == 2);
-  fs::remove_all(dir);
 }

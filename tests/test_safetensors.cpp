@@ -4,6 +4,8 @@
 // line naming the file — never a crash or a huge allocation.
 #include <doctest/doctest.h>
 
+#include "tests/testing.h"
+
 #include "framework/check.h"
 #include "framework/safetensors.h"
 
@@ -23,27 +25,8 @@ using dale::NamedTensor;
 using dale::SafetensorsFile;
 
 namespace {
+using dale::test::TempDir;
 
-// A fresh directory for one test, removed with everything in it.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "dale-st-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-  std::vector<std::string> listing() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-};
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
