@@ -69,3 +69,47 @@ void Optimizer::step() {
 }
 
 }  // namespace dale
+
+namespace dale {
+
+void Optimizer::save_state(SafetensorsFile& f) const {
+  for (const Slot& s : slots_) {
+    for (const auto& [suffix, t] : {std::pair<const char*, const Tensor*>{"v", &s.v}, {"m", &s.m}}) {
+      if (!t->defined()) continue;
+      NamedTensor nt{"opt." + s.p.name() + "." + suffix, {}, t->to_vector()};
+      for (int i = 0; i < t->shape().rank; ++i) nt.shape.push_back(t->shape().d[i]);
+      f.tensors.push_back(std::move(nt));
+    }
+    f.metadata["opt." + s.p.name() + ".updates"] = std::to_string(s.updates);
+  }
+  f.metadata["opt.steps"] = std::to_string(steps_);
+}
+
+void Optimizer::load_state(const SafetensorsFile& f, const std::string& path) {
+  auto number = [&](const std::string& key) -> int64_t {
+    auto it = f.metadata.find(key);
+    if (it == f.metadata.end()) return 0;
+    try {
+      return std::stoll(it->second);
+    } catch (const std::exception&) {
+      throw InputError(fmt::format("{}: metadata {} = '{}' is not an integer", path, key, it->second));
+    }
+  };
+  for (Slot& s : slots_) {
+    for (auto [suffix, t] : {std::pair<const char*, Tensor*>{"v", &s.v}, {"m", &s.m}}) {
+      const NamedTensor* nt = f.find("opt." + s.p.name() + "." + suffix);
+      if (!nt) {
+        *t = Tensor();
+        continue;
+      }
+      if (int64_t(nt->data.size()) != s.p.numel())
+        throw InputError(fmt::format("{}: optimizer state {} has {} values, expected {}", path, nt->name,
+                                     nt->data.size(), s.p.numel()));
+      *t = Tensor::from_vector(nt->data, s.p.shape(), s.p.device());
+    }
+    s.updates = number("opt." + s.p.name() + ".updates");
+  }
+  steps_ = number("opt.steps");
+}
+
+}  // namespace dale

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "framework/backend.h"
+#include "framework/safetensors.h"
 #include "framework/tensor.h"
 
 namespace dale {
@@ -37,6 +38,10 @@ class Optimizer {
   void zero_grad();
   int64_t steps() const { return steps_; }
   const OptimConfig& config() const { return cfg_; }
+  // Optimizer state for checkpoints: tensors "opt.<param>.v" / "opt.<param>.m" and metadata
+  // "opt.<param>.updates", "opt.steps". Loading checks names and shapes (InputError naming path).
+  void save_state(SafetensorsFile& f) const;
+  void load_state(const SafetensorsFile& f, const std::string& path);
 
  private:
   struct Slot {

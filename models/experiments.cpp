@@ -129,11 +129,19 @@ std::vector<RunResult> execute_runs(const std::vector<PlannedRun>& runs, const F
       TrainConfig cfg = p.cfg;
       cfg.out = out;
       cfg.record_divergence = true;
+      // A per-run checkpoint next to the output lets a killed run continue from its last finished
+      // epoch; it is removed once the run's final record is written.
+      const std::filesystem::path ckpt_dir = out + ".ckpt";
+      std::filesystem::create_directories(ckpt_dir);
+      cfg.ckpt = (ckpt_dir / (p.run + ".safetensors")).string();
+      cfg.resume = true;
       const auto t0 = std::chrono::steady_clock::now();
       const TrainSummary s = train(cfg, data);
       r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       r.test_acc = s.final_test_acc;
       r.diverged = s.diverged;
+      std::error_code ec;
+      std::filesystem::remove(cfg.ckpt, ec);
     }
     results.push_back(r);
     if (on_run) on_run(r, i + 1, runs.size());

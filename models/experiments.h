@@ -57,7 +57,8 @@ struct RunResult {
   bool diverged = false, skipped = false;
   double seconds = 0;
 };
-// Runs every planned run not yet finished in `out`, in order. `on_run` sees each result.
+// Runs every planned run not yet finished in `out`, in order; a run interrupted mid-way resumes
+// from its checkpoint in `<out>.ckpt/` (removed when the run finishes). `on_run` sees each result.
 std::vector<RunResult> execute_runs(const std::vector<PlannedRun>& runs, const FashionMNIST& data,
                                     const std::string& out,
                                     const std::function<void(const RunResult&, size_t done, size_t total)>& on_run);

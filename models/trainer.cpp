@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -134,13 +135,74 @@ static void check_output_path(const std::string& path, const char* flag) {
     throw InputError(fmt::format("{}: directory '{}' of {} does not exist", flag, dir.string(), path));
 }
 
-static void save(const Network& net, const TrainConfig& c, int64_t epoch, int64_t step) {
+// The checkpoint: parameters (SPEC §12 names), optimizer state, and in the metadata the epoch
+// and step it ends and the configuration — all that --exp.resume needs.
+// (No wall time in it: the same run gives a byte-identical checkpoint.)
+static void save(const Network& net, const Optimizer& opt, const TrainConfig& c, int64_t epoch,
+                 int64_t step, bool partial) {
   if (c.ckpt.empty()) return;
   SafetensorsFile f = net.state();
+  opt.save_state(f);
   f.metadata["epoch"] = std::to_string(epoch);
   f.metadata["step"] = std::to_string(step);
+  f.metadata["partial_epoch"] = partial ? "1" : "0";
+  f.metadata["run"] = c.run;
   f.metadata["config"] = to_json(c).dump();
   write_safetensors(c.ckpt, f);
+}
+
+// What must match for a checkpoint to continue this run: everything but the output paths and
+// the number of epochs (a run may be extended).
+static json resumable_part(json config) {
+  config.erase("exp");
+  if (config.contains("train")) config["train"].erase("epochs");
+  return config.flatten();
+}
+
+struct ResumePoint {
+  int64_t epoch = 0, step = 0;
+  double elapsed = 0;
+};
+
+static ResumePoint load_for_resume(const std::string& path, const TrainConfig& c, Network& net, Optimizer& opt) {
+  const SafetensorsFile f = read_safetensors(path);
+  auto meta = [&](const char* key) -> std::string {
+    auto it = f.metadata.find(key);
+    if (it == f.metadata.end())
+      throw InputError(fmt::format("--exp.resume: {} has no '{}' metadata (not a checkpoint written by dale train)", path, key));
+    return it->second;
+  };
+  if (meta("partial_epoch") == "1")
+    throw InputError(fmt::format("--exp.resume: {} was written mid-epoch (--exp.max_steps); resuming needs an end-of-epoch checkpoint", path));
+  const json saved = json::parse(meta("config"), nullptr, false);
+  if (saved.is_discarded()) throw InputError(fmt::format("--exp.resume: {}: its config metadata is not JSON", path));
+  const json want = resumable_part(to_json(c)), have = resumable_part(saved);
+  for (auto it = want.begin(); it != want.end(); ++it)
+    if (!have.contains(it.key()) || have[it.key()] != it.value()) {
+      std::string key = it.key().substr(1);  // JSON pointer "/opt/lr" → flag name "opt.lr"
+      std::replace(key.begin(), key.end(), '/', '.');
+      throw InputError(fmt::format("--exp.resume: {} belongs to another configuration: {} is {} there, {} here", path,
+                                   key, have.contains(it.key()) ? have[it.key()].dump() : "missing", it.value().dump()));
+    }
+  SafetensorsFile params;
+  params.metadata = f.metadata;
+  for (const NamedTensor& t : f.tensors)
+    if (t.name.rfind("opt.", 0) != 0) params.tensors.push_back(t);
+  net.load_state(params, path);
+  opt.load_state(f, path);
+  ResumePoint r;
+  try {
+    r.epoch = std::stoll(meta("epoch"));
+    r.step = std::stoll(meta("step"));
+  } catch (const std::invalid_argument&) {
+    throw InputError(fmt::format("--exp.resume: {}: epoch/step metadata are not numbers", path));
+  }
+  // elapsed_s continues from the run's record of that epoch, when the records are at hand.
+  if (!c.out.empty() && std::filesystem::exists(c.out))
+    for (const json& rec : read_records(c.out))
+      if (rec.value("run", "") == c.run && rec.value("epoch", int64_t(-1)) == r.epoch)
+        r.elapsed = rec.value("elapsed_s", 0.0);
+  return r;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,8 +264,21 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
   const Device dev = c.model.device;
 
   TrainSummary s;
+  int64_t first_epoch = 1;
+  double elapsed0 = 0;
+  if (c.resume) {
+    if (c.ckpt.empty()) throw InputError("--exp.resume: needs --exp.ckpt, the checkpoint to continue from and to keep writing");
+    if (std::filesystem::exists(c.ckpt)) {
+      const ResumePoint r = load_for_resume(c.ckpt, c, net, opt);
+      first_epoch = r.epoch + 1;
+      s.steps = r.step;
+      s.epochs_done = s.resumed_from = r.epoch;
+      elapsed0 = r.elapsed;
+      if (first_epoch > c.epochs) return s;  // already finished: nothing to do
+    }
+  }
   if (c.max_steps == 0) {  // the initial weights, for parity checks
-    save(net, c, 0, 0);
+    save(net, opt, c, 0, 0, false);
     s.stopped_early = true;
     return s;
   }
@@ -219,7 +294,7 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
 
   const auto t0 = std::chrono::steady_clock::now();
   auto seconds = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return elapsed0 + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
   // SPEC §10's fixed batch: the first 128 test images, jittered once (epoch key 0).
   Tensor diag_x, diag_y;
@@ -289,7 +364,7 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
     }
     rec["config"] = config;
     if (!c.out.empty()) append_line(c.out, rec.dump(-1, ' ', false, json::error_handler_t::replace));
-    if (!diverged) save(net, c, epoch, s.steps);
+    if (!diverged) save(net, opt, c, epoch, s.steps, false);
     s.final_test_acc = te.acc;
     if (on_record) on_record(rec);
     return diverged;
@@ -300,7 +375,7 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
   std::vector<float> x(static_cast<size_t>(B * dim)), yf(static_cast<size_t>(B));
   std::vector<int32_t> y(static_cast<size_t>(B));
 
-  for (int64_t epoch = 1; epoch <= c.epochs; ++epoch) {
+  for (int64_t epoch = first_epoch; epoch <= c.epochs; ++epoch) {
     const auto order = epoch_order(n, c.shuffle, c.seed, uint32_t(epoch));
     double loss_sum = 0, last_progress = seconds();
     const double epoch_t0 = last_progress;
@@ -355,7 +430,7 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
     }
     if (c.progress) std::fprintf(stderr, "\r%100s\r", "");
     if (c.max_steps > 0 && s.steps >= c.max_steps && steps_this_epoch < steps_per_epoch) {
-      save(net, c, epoch - 1, s.steps);  // a partial epoch: checkpoint, no record
+      save(net, opt, c, epoch - 1, s.steps, true);  // a partial epoch: checkpoint, no record
       s.stopped_early = true;
       return s;
     }

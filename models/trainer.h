@@ -34,6 +34,9 @@ struct TrainConfig {
   // Sweeps: a diverged run is a result (SPEC §9), recorded with diverged = true, not an error.
   bool record_divergence = false;
   std::optional<int64_t> config_id;            // sweep configuration shared across conditions
+  // Continue from --exp.ckpt's last finished epoch (parameters, optimizer state, epoch, step) when
+  // it exists; start fresh when it does not, so the same command starts and resumes a run.
+  bool resume = false;
 };
 
 // Checks every field; throws InputError naming the flag (--train.epochs …) and what is expected.
@@ -53,6 +56,7 @@ struct TrainSummary {
   double final_test_acc = 0;
   bool stopped_early = false;  // max_steps reached
   bool diverged = false;       // with record_divergence: the loss became NaN or infinite
+  int64_t resumed_from = 0;    // the checkpoint's epoch when resuming, else 0
 };
 
 // Appends one JSON line to `path` crash-safely (one write; a torn last line is closed first).

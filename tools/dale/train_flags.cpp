@@ -67,6 +67,8 @@ void add_train_flags(CLI::App* t, const std::shared_ptr<TrainFlags>& f, bool wit
   t->add_option("--exp.init", c.init, "start from this safetensors checkpoint");
   t->add_option("--exp.run", c.run, "run id in the records (default: variant-epsε-seedN)");
   t->add_option("--exp.max_steps", c.max_steps, "stop after N optimizer steps (0: write the initial weights)");
+  t->add_flag("--exp.resume", c.resume,
+              "continue from --exp.ckpt's last finished epoch if it exists (else start): bit-identical to an uninterrupted run");
 }
 
 }  // namespace dale::cli
