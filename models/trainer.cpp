@@ -145,7 +145,7 @@ static void save(const Network& net, const Optimizer& opt, const TrainConfig& c,
   opt.save_state(f);
   f.metadata["epoch"] = std::to_string(epoch);
   f.metadata["step"] = std::to_string(step);
-  f.metadata["partial_epoch"] = partial ? "1" : "0";
+  f.metadata["partial_epoch"] = std::to_string(int(partial));
   f.metadata["run"] = c.run;
   f.metadata["config"] = to_json(c).dump();
   write_safetensors(c.ckpt, f);
@@ -208,6 +208,20 @@ static ResumePoint load_for_resume(const std::string& path, const TrainConfig& c
 // ---------------------------------------------------------------------------------------------
 // Evaluation
 
+// One batch as tensors on `dev`: x (B × dim, jittered) and the labels as float class ids.
+// Every batch of training, evaluation and diagnostics comes through here.
+struct Batch {
+  Tensor x, y;
+};
+static Batch batch_tensors(const Dataset& d, const int64_t* idx, int64_t B, const JitterSpec& j, uint64_t seed,
+                           uint32_t epoch, Device dev) {
+  std::vector<float> x(static_cast<size_t>(B * d.dim)), yf(static_cast<size_t>(B));
+  std::vector<int32_t> y(static_cast<size_t>(B));
+  make_batch(d, idx, int(B), j, seed, epoch, x.data(), y.data());
+  for (int64_t i = 0; i < B; ++i) yf[size_t(i)] = float(y[size_t(i)]);
+  return {Tensor::from_vector(x, {B, d.dim}, dev), Tensor::from_vector(yf, {B}, dev)};
+}
+
 EvalResult evaluate(Network& net, const Dataset& d, const JitterSpec& j, uint64_t seed,
                     uint32_t epoch, int64_t batch) {
   NoGrad ng;
@@ -216,23 +230,15 @@ EvalResult evaluate(Network& net, const Dataset& d, const JitterSpec& j, uint64_
   const size_t L = net.hidden().size();
   r.mu.assign(L, 0.0);
   r.var.assign(L, 0.0);
-  std::vector<int64_t> idx(static_cast<size_t>(batch));
-  std::vector<float> x(static_cast<size_t>(batch * d.dim)), yf(static_cast<size_t>(batch));
-  std::vector<int32_t> y(static_cast<size_t>(batch));
+  std::vector<int64_t> idx(static_cast<size_t>(d.n));
+  for (int64_t i = 0; i < d.n; ++i) idx[size_t(i)] = i;
   double correct = 0, loss = 0;
   for (int64_t start = 0; start < d.n; start += batch) {
     const int64_t B = std::min(batch, d.n - start);
-    for (int64_t i = 0; i < B; ++i) idx[size_t(i)] = start + i;
-    make_batch(d, idx.data(), int(B), j, seed, epoch, x.data(), y.data());
-    for (int64_t i = 0; i < B; ++i) yf[size_t(i)] = float(y[size_t(i)]);
-    x.resize(size_t(B * d.dim));
-    yf.resize(size_t(B));
-    Tensor xt = Tensor::from_vector(x, {B, d.dim}, dev), yt = Tensor::from_vector(yf, {B}, dev);
-    x.resize(size_t(batch * d.dim));
-    yf.resize(size_t(batch));
-    Tensor logits = net.forward(xt, false);
-    correct += count_correct(logits, yt).item();
-    loss += double(cross_entropy(logits, yt, 0.1f).item()) * double(B);
+    const Batch b = batch_tensors(d, idx.data() + start, B, j, seed, epoch, dev);
+    Tensor logits = net.forward(b.x, false);
+    correct += count_correct(logits, b.y).item();
+    loss += double(cross_entropy(logits, b.y, 0.1f).item()) * double(B);
     for (size_t l = 0; l < L; ++l) {
       r.mu[l] += double(sum(row_mean(net.hidden_z()[l])).item());
       r.var[l] += double(sum(row_var(net.hidden_z()[l])).item());
@@ -297,17 +303,12 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
     return elapsed0 + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
   // SPEC §10's fixed batch: the first 128 test images, jittered once (epoch key 0).
-  Tensor diag_x, diag_y;
+  Batch diag;
   if (c.diagnostics) {
     const int64_t nb = std::min<int64_t>(128, data.test.n);
     std::vector<int64_t> idx(static_cast<size_t>(nb));
     for (int64_t i = 0; i < nb; ++i) idx[size_t(i)] = i;
-    std::vector<float> dx(static_cast<size_t>(nb * data.test.dim)), dyf(static_cast<size_t>(nb));
-    std::vector<int32_t> dy(static_cast<size_t>(nb));
-    make_batch(data.test, idx.data(), int(nb), test_jitter, eval_test_seed, 0, dx.data(), dy.data());
-    for (int64_t i = 0; i < nb; ++i) dyf[size_t(i)] = float(dy[size_t(i)]);
-    diag_x = Tensor::from_vector(dx, {nb, data.test.dim}, dev);
-    diag_y = Tensor::from_vector(dyf, {nb}, dev);
+    diag = batch_tensors(data.test, idx.data(), nb, test_jitter, eval_test_seed, 0, dev);
   }
 
   // One record per finished epoch (or per divergence, in sweeps); `final` marks a run's last.
@@ -356,7 +357,7 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
                 {"diverged", diverged},
                 {"final", final}};
     if (c.diagnostics && !diverged) {
-      const Diagnostics d = diagnose(net, diag_x, diag_y);
+      const Diagnostics d = diagnose(net, diag.x, diag.y);
       rec["out_cos"] = d.out_cos;
       rec["grad_cos"] = d.grad_cos;
       rec["err_eig"] = d.err_eig;
@@ -370,10 +371,8 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
     return diverged;
   };
 
-  const int64_t B = c.batch_size, n = data.train.n, dim = data.train.dim;
+  const int64_t B = c.batch_size, n = data.train.n;
   const int64_t steps_per_epoch = (n + B - 1) / B;
-  std::vector<float> x(static_cast<size_t>(B * dim)), yf(static_cast<size_t>(B));
-  std::vector<int32_t> y(static_cast<size_t>(B));
 
   for (int64_t epoch = first_epoch; epoch <= c.epochs; ++epoch) {
     const auto order = epoch_order(n, c.shuffle, c.seed, uint32_t(epoch));
@@ -382,16 +381,10 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
     std::vector<double> local_sum(net.hidden().size(), 0.0);
     int64_t steps_this_epoch = 0;
     for (int64_t k = 0; k < steps_per_epoch; ++k) {
-      const int64_t b = std::min(B, n - k * B);
-      make_batch(data.train, order.data() + k * B, int(b), train_jitter, c.seed, uint32_t(epoch),
-                 x.data(), y.data());
-      for (int64_t i = 0; i < b; ++i) yf[size_t(i)] = float(y[size_t(i)]);
-      Tensor xt = Tensor::empty({b, dim}, dev), yt = Tensor::empty({b}, dev);
-      backend(dev).from_host(b * dim, x.data(), xt.data());
-      backend(dev).from_host(b, yf.data(), yt.data());
-
-      Tensor logits = net.forward(xt, true);
-      Tensor task = cross_entropy(logits, yt, 0.1f);
+      const Batch batch = batch_tensors(data.train, order.data() + k * B, std::min(B, n - k * B), train_jitter,
+                                        c.seed, uint32_t(epoch), dev);
+      Tensor logits = net.forward(batch.x, true);
+      Tensor task = cross_entropy(logits, batch.y, 0.1f);
       Tensor local = net.local_loss();
       backward(local.defined() ? add(task, local) : task);
       opt.step();
