@@ -342,7 +342,9 @@ void write_safetensors(const std::string& path, const SafetensorsFile& file) {
   const uint64_t header_bytes = text.size();
 
   // Write to a temporary file beside `path`, make it durable, then rename it over `path`.
-  TempFile tmp{path + ".tmp." + std::to_string(::getpid())};
+  // A fixed temp name (not per process): a writer killed mid-write leaves a file that the next
+  // save of the same path truncates and renames, instead of one that stays forever.
+  TempFile tmp{path + ".tmp"};
   tmp.file.fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (tmp.file.fd < 0) fail_errno(path, "cannot write");
   bool ok = write_all(tmp.file.fd, &header_bytes, 8) && write_all(tmp.file.fd, text.data(), text.size());

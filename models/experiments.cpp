@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "framework/check.h"
+#include "framework/parse_number.h"
 #include "framework/rng.h"
 
 namespace dale {
@@ -69,16 +70,10 @@ std::vector<PlannedRun> plan_sweep(const TrainConfig& base, const std::vector<Sw
 
 Shard parse_shard(const std::string& s) {
   const auto slash = s.find('/');
-  Shard sh;
-  try {
-    if (slash == std::string::npos) throw std::invalid_argument(s);
-    size_t p1 = 0, p2 = 0;
-    sh.index = std::stoll(s.substr(0, slash), &p1);
-    sh.count = std::stoll(s.substr(slash + 1), &p2);
-    if (p1 != slash || p2 != s.size() - slash - 1) throw std::invalid_argument(s);
-  } catch (const std::exception&) {
-    throw InputError(fmt::format("--shard: '{}' is not i/n (e.g. 0/4)", s));
-  }
+  const auto i = parse_int(std::string_view(s).substr(0, slash));
+  const auto n = slash == std::string::npos ? std::nullopt : parse_int(std::string_view(s).substr(slash + 1));
+  if (!i || !n) throw InputError(fmt::format("--shard: '{}' is not i/n (e.g. 0/4)", s));
+  const Shard sh{*i, *n};
   if (sh.count < 1 || sh.index < 0 || sh.index >= sh.count)
     throw InputError(fmt::format("--shard: '{}' needs 0 ≤ i < n", s));
   return sh;
@@ -90,14 +85,11 @@ Shard resolve_shard(const std::string& flag) {
   const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
   if (!id || !count) return {};
   const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
-  try {
-    const int64_t i = std::stoll(id) - (min ? std::stoll(min) : 0);
-    return parse_shard(fmt::format("{}/{}", i, std::stoll(count)));
-  } catch (const InputError&) {
-    throw;
-  } catch (const std::exception&) {
-    throw InputError(fmt::format("SLURM_ARRAY_TASK_ID={} / SLURM_ARRAY_TASK_COUNT={}: not integers", id, count));
-  }
+  const auto i = parse_int(id), n = parse_int(count), m = parse_int(min ? min : "0");
+  if (!i || !n || !m)
+    throw InputError(fmt::format("SLURM_ARRAY_TASK_ID={} / SLURM_ARRAY_TASK_COUNT={}{}: not integers", id, count,
+                                 min ? fmt::format(" / SLURM_ARRAY_TASK_MIN={}", min) : ""));
+  return parse_shard(fmt::format("{}/{}", *i - *m, *n));
 }
 
 std::vector<PlannedRun> select_shard(const std::vector<PlannedRun>& runs, const Shard& s) {
@@ -123,25 +115,32 @@ std::vector<RunResult> execute_runs(const std::vector<PlannedRun>& runs, const F
   for (size_t i = 0; i < runs.size(); ++i) {
     const PlannedRun& p = runs[i];
     RunResult r{p.run, p.cfg.model.variant, p.cfg.brightness_factor, 0, false, false, 0};
+    // A per-run checkpoint next to the output lets a killed run continue from its last finished
+    // epoch; it is removed once the run has its final record (also when an earlier, killed
+    // invocation wrote that record but did not get to remove it).
+    const std::filesystem::path ckpt_dir = out + ".ckpt";
+    const std::string ckpt = (ckpt_dir / (p.run + ".safetensors")).string();
+    auto remove_checkpoint = [&] {
+      std::error_code ec;
+      std::filesystem::remove(ckpt, ec);
+      std::filesystem::remove(ckpt + ".tmp", ec);
+    };
     if (done.count(p.run)) {
       r.skipped = true;
+      remove_checkpoint();
     } else {
       TrainConfig cfg = p.cfg;
       cfg.out = out;
       cfg.record_divergence = true;
-      // A per-run checkpoint next to the output lets a killed run continue from its last finished
-      // epoch; it is removed once the run's final record is written.
-      const std::filesystem::path ckpt_dir = out + ".ckpt";
       std::filesystem::create_directories(ckpt_dir);
-      cfg.ckpt = (ckpt_dir / (p.run + ".safetensors")).string();
+      cfg.ckpt = ckpt;
       cfg.resume = true;
       const auto t0 = std::chrono::steady_clock::now();
       const TrainSummary s = train(cfg, data);
       r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       r.test_acc = s.final_test_acc;
       r.diverged = s.diverged;
-      std::error_code ec;
-      std::filesystem::remove(cfg.ckpt, ec);
+      remove_checkpoint();
     }
     results.push_back(r);
     if (on_run) on_run(r, i + 1, runs.size());
