@@ -128,11 +128,18 @@ std::vector<json> read_records(const std::string& path) {
 }
 
 // Fails early (before any training) when an output's directory does not exist.
-static void check_output_path(const std::string& path, const char* flag) {
+// `replaced`: the file is written by temp file + rename (the checkpoint), which would replace
+// whatever the path names — a directory fails only after an epoch, a device node or FIFO would
+// be swapped for a regular file — so anything but a regular file is refused up front.
+static void check_output_path(const std::string& path, const char* flag, bool replaced) {
   if (path.empty()) return;
   const auto dir = std::filesystem::path(path).parent_path();
   if (!dir.empty() && !std::filesystem::is_directory(dir))
     throw InputError(fmt::format("{}: directory '{}' of {} does not exist", flag, dir.string(), path));
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (replaced && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+    throw InputError(fmt::format("{}: '{}' exists and is not a regular file; expected a file path", flag, path));
 }
 
 // The checkpoint: parameters (SPEC §12 names), optimizer state, and in the metadata the epoch
@@ -258,9 +265,12 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
   TrainConfig c = c0;
   if (c.run.empty()) c.run = default_run_id(c);
   validate(c);
-  check_output_path(c.out, "--exp.out");
-  check_output_path(c.ckpt, "--exp.ckpt");
+  check_output_path(c.out, "--exp.out", false);  // appended to: a FIFO or /dev/stdout is fine
+  check_output_path(c.ckpt, "--exp.ckpt", true);
   if (data.train.n == 0 || data.test.n == 0) throw InputError("dataset: the train or test set is empty");
+  if (c.batch_size > data.train.n)
+    throw InputError(fmt::format("--train.batch_size: {} is larger than the training set ({} images)", c.batch_size,
+                                 data.train.n));
 
   c.model.inputs = data.train.dim;
   Network net(c.model);

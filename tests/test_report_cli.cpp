@@ -17,32 +17,14 @@
 
 #include <fmt/format.h>
 
+#include "tests/testing.h"
+
 namespace fs = std::filesystem;
+using dale::test::read_text;
+using dale::test::TempDir;
+using dale::test::write_text;
 
 namespace {
-
-// A scratch directory, removed at the end of the test case.
-struct TempDir {
-  fs::path dir = fs::temp_directory_path() / fmt::format("dale_test_report_{}", ::getpid());
-  TempDir() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TempDir() { fs::remove_all(dir); }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
 
 // One epoch record as `dale sweep` writes it (the fields the report reads, and some it ignores).
 std::string record(const std::string& run, const std::string& variant, double eps, int epoch, double acc,
@@ -69,7 +51,7 @@ Result dale_report(const TempDir& t, const std::string& args) {
   const std::string cmd = fmt::format("{}/dale report {} > {} 2> {}", DALE_BINARY_DIR, args, out, err);
   const int raw = std::system(cmd.c_str());
   REQUIRE_MESSAGE(WIFEXITED(raw), cmd);
-  return {WEXITSTATUS(raw), read_file(out), read_file(err)};
+  return {WEXITSTATUS(raw), read_text(out), read_text(err)};
 }
 
 std::vector<std::string> lines_of(const std::string& s) {
@@ -109,13 +91,13 @@ void write_study(const TempDir& t) {
   s0 += record("ei-ln--eps0.5-cfg4", "ei-ln-", 0.5, 1, 10, /*diverged=*/true, /*final=*/true);
   // An older file's record: no "eps" (config.data.brightness_factor) and no "final".
   s0 += record("ei-ln+-eps0-seed0", "ei-ln+", 0.0, 1, 89.25, false, false, /*with_eps_and_final=*/false);
-  write_file(t / "shard0.jsonl", s0);
+  write_text(t / "shard0.jsonl", s0);
 
   std::string s1 = record("ei-ln+-eps0.5-cfg1", "ei-ln+", 0.5, 2, 88, false, true);
   s1 += record("ei-ln--eps0.5-cfg1", "ei-ln-", 0.5, 1, 60);
   s1 += record("ei-ln--eps0.5-cfg1", "ei-ln-", 0.5, 2, 84, false, true);
   s1 += R"({"run": "ei-ln--eps0.5-cfg9", "variant": "ei-ln-", "epoch": 1, "test_a)";  // torn: no newline
-  write_file(t / "shard1.jsonl", s1);
+  write_text(t / "shard1.jsonl", s1);
 }
 
 }  // namespace
@@ -159,8 +141,8 @@ TEST_CASE("dale report: the Markdown tables of a small study") {
                                               t / "report.md"));
   CHECK(o.status == 0);
   CHECK(o.out.empty());
-  CHECK(read_file(t / "report.md") == r.out);
-  for (const auto& e : fs::directory_iterator(t.dir))  // no temporary file left behind
+  CHECK(read_text(t / "report.md") == r.out);
+  for (const auto& e : fs::directory_iterator(t.path))  // no temporary file left behind
     CHECK_MESSAGE(e.path().filename().string().find(".tmp") == std::string::npos, e.path());
 }
 
@@ -204,7 +186,7 @@ TEST_CASE("dale report: the study's pairs, the reference of the error-normalizat
     s += record(fmt::format("d{}", i), "inorm-center", 0.25, 1, 85 + 0.1 * i, false, true);
     s += record(fmt::format("n{}", i), "inorm-", 0.25, 1, 84 + 0.1 * i, /*diverged=*/i == 0, true);
   }
-  write_file(t / "runs.jsonl", s);
+  write_text(t / "runs.jsonl", s);
   const Result r = dale_report(t, t / "runs.jsonl");
   INFO("stdout:\n" << r.out << "stderr:\n" << r.err);
   REQUIRE(r.status == 0);
@@ -221,7 +203,7 @@ TEST_CASE("dale report: the study's pairs, the reference of the error-normalizat
 
 TEST_CASE("dale report: an unfinished run counts at its last epoch, with a warning") {
   TempDir t;
-  write_file(t / "runs.jsonl", record("x", "ei-ln+", 0.0, 1, 70) + record("x", "ei-ln+", 0.0, 2, 75));
+  write_text(t / "runs.jsonl", record("x", "ei-ln+", 0.0, 1, 70) + record("x", "ei-ln+", 0.0, 2, 75));
   const Result r = dale_report(t, t / "runs.jsonl");
   CHECK(r.status == 0);
   CHECK(has_line(r.out, "| ei-ln+ | 0 | 1 | 0 | 75.00 ± 0.00 | 75.00 | 75.00 | 75.00 ± 0.00 | 75.00 |"));
@@ -243,14 +225,14 @@ TEST_CASE("dale report: bad input exits 2 with one line naming the file or flag"
   };
   check_error("", "FILE");
   check_error(t / "missing.jsonl", "missing.jsonl");
-  write_file(t / "empty.jsonl", "\n\n");
+  write_text(t / "empty.jsonl", "\n\n");
   check_error(t / "empty.jsonl", "empty.jsonl: no records");
-  check_error(t.dir.string(), "a directory");
+  check_error(t.str(), "a directory");
   // A garbled line that is not the last: an error naming file:line.
-  write_file(t / "garbled.jsonl", record("a", "ei-ln+", 0, 1, 80, false, true) + "{\"run\": garbage}\n" +
+  write_text(t / "garbled.jsonl", record("a", "ei-ln+", 0, 1, 80, false, true) + "{\"run\": garbage}\n" +
                                       record("b", "ei-ln+", 0, 1, 81, false, true));
   check_error(t / "garbled.jsonl", "garbled.jsonl:2");
-  write_file(t / "noacc.jsonl", R"({"run": "a", "variant": "ei", "eps": 0, "epoch": 1})" "\n");
+  write_text(t / "noacc.jsonl", R"({"run": "a", "variant": "ei", "eps": 0, "epoch": 1})" "\n");
   check_error(t / "noacc.jsonl", "test_acc");
   check_error(fmt::format("{} --best 0", t / "shard0.jsonl"), "--best");
   check_error(fmt::format("{} --out {}", t / "shard0.jsonl", t / "no/such/dir/report.md"), "--out");

@@ -21,10 +21,14 @@
 
 #include "framework/safetensors.h"
 #include "tests/synthetic_data.h"
+#include "tests/testing.h"
 
 using namespace dale;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
+using dale::test::read_text;
+using dale::test::shell_quote;
+using dale::test::write_text;
 
 namespace {
 
@@ -36,29 +40,12 @@ constexpr int64_t kStepsPerEpoch = (kTrain + kBatch - 1) / kBatch;
 constexpr int64_t kWidth = 20;  // ni = floor(0.1 · 20) = 2 inhibitory units per hidden layer
 constexpr int64_t kInputs = 64;  // 8 × 8 images
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary);
-  f << text;
-  REQUIRE(f.good());
-}
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream ss(text);
   for (std::string l; std::getline(ss, l);) out.push_back(l);
   return out;
 }
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 // A fresh directory holding `data/` (the synthetic FashionMNIST), `out/` (where runs write) and
 // `logs/` (captured stdout/stderr), removed with everything in it when the case ends.
 struct Workspace {

@@ -2,7 +2,10 @@
 // options of a subcommand and ignores unknown sections, so dale reads the (small) format itself.
 #include "tools/dale/config_file.h"
 
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "framework/check.h"
 
@@ -15,11 +18,23 @@ static std::string trim(const std::string& s) {
 }
 
 std::vector<std::string> config_to_args(const std::string& path, const CLI::App& sub) {
+  // A directory opens as an empty stream on Linux: refuse it instead of reading no keys.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw InputError(fmt::format("--config: '{}' is a directory; expected a config file", path));
   std::ifstream in(path);
   if (!in) throw InputError(fmt::format("--config: cannot read '{}' ({})", path, std::strerror(errno)));
   std::vector<std::string> args;
   std::string line, section;
-  for (int no = 1; std::getline(in, line); ++no) {
+  int no = 1;
+  for (; std::getline(in, line); ++no) {
+    // A binary file: name the first control byte instead of echoing the garbage.
+    for (size_t i = 0; i < line.size(); ++i) {
+      const auto b = static_cast<unsigned char>(line[i]);
+      if ((b < 0x20 && b != '\t' && b != '\r') || b == 0x7f)
+        throw InputError(fmt::format("{}:{}: not a text config file (control byte 0x{:02x} at column {})",
+                                     path, no, unsigned(b), i + 1));
+    }
     std::string s = line;
     // A comment starts at # or ; outside quotes.
     bool quoted = false;
@@ -40,16 +55,36 @@ std::vector<std::string> config_to_args(const std::string& path, const CLI::App&
       throw InputError(fmt::format("{}:{}: expected 'key = value', got '{}'", path, no, trim(line)));
     const std::string key = (section.empty() ? "" : section + ".") + trim(s.substr(0, eq));
     std::string value = trim(s.substr(eq + 1));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    const bool quoted_value = value.size() >= 2 && value.front() == '"' && value.back() == '"';
+    if (quoted_value) value = value.substr(1, value.size() - 2);
     else if (value == "true") value = "1";
     else if (value == "false") value = "0";
     if (value.empty()) throw InputError(fmt::format("{}:{}: key '{}' has no value", path, no, key));
-    if (key == "config" || sub.get_option_no_throw("--" + key) == nullptr)
+    const CLI::Option* opt = key == "config" ? nullptr : sub.get_option_no_throw("--" + key);
+    if (opt == nullptr)
       throw InputError(fmt::format("{}:{}: unknown key '{}': not an option of 'dale {}' (see dale {} --help)",
                                    path, no, key, sub.get_name(), sub.get_name()));
-    args.push_back("--" + key);
-    args.push_back(value);
+    const bool array = !quoted_value && value.front() == '[' && value.back() == ']';
+    if (opt->get_expected_max() == 0) {  // a flag (--quiet): its value only with '='
+      args.push_back("--" + key + "=" + value);
+    } else if (opt->get_expected_min() > 1) {  // LO HI (--sweep.width_range): `100 499` or `[100, 499]`
+      args.push_back("--" + key);
+      std::string items = array ? value.substr(1, value.size() - 2) : value;
+      for (char& ch : items)
+        if (ch == ',') ch = ' ';
+      for (size_t b = items.find_first_not_of(" \t"); b != std::string::npos; b = items.find_first_not_of(" \t", b)) {
+        const size_t e = items.find_first_of(" \t", b);
+        args.push_back(items.substr(b, e == std::string::npos ? std::string::npos : e - b));
+        b = e;
+      }
+    } else if (array && opt->get_items_expected_max() == 1) {
+      throw InputError(fmt::format("{}:{}: key '{}' takes one value, not the list {}", path, no, key, value));
+    } else {
+      args.push_back("--" + key);
+      args.push_back(value);
+    }
   }
+  if (in.bad()) throw InputError(fmt::format("--config: error reading '{}' at line {}", path, no));
   return args;
 }
 
@@ -62,12 +97,31 @@ std::vector<std::string> expand_config(int argc, char** argv, const CLI::App& ap
         if (s->get_name() == in[i]) sub = s;
       if (sub) {  // the file's values go first, right after the subcommand: the command line wins
         out.push_back(in[i]);
+        // The option an argument "--name" or "--name=value" names, if any.
+        auto option_of = [&](const std::string& a) -> const CLI::Option* {
+          if (a.rfind("--", 0) != 0) return nullptr;
+          return sub->get_option_no_throw(a.substr(0, a.find('=')));
+        };
+        // Options the command line gives are dropped from the file rather than given twice:
+        // a list option (--eps, --variants) would otherwise get the file's items and the
+        // command line's, since CLI11 appends the values of a repeated list option.
+        std::set<const CLI::Option*> on_command_line;
+        for (size_t j = i + 1; j < in.size(); ++j)
+          if (const CLI::Option* o = option_of(in[j])) on_command_line.insert(o);
         for (size_t j = i + 1; j < in.size(); ++j) {
           std::string file;
+          const bool given = in[j] == "--config" || in[j].rfind("--config=", 0) == 0;
           if (in[j] == "--config" && j + 1 < in.size()) file = in[j + 1];
           else if (in[j].rfind("--config=", 0) == 0) file = in[j].substr(9);
-          if (!file.empty())
-            for (auto& a : config_to_args(file, *sub)) out.push_back(a);
+          if (given && file.empty()) throw InputError("--config: expected a file name");
+          if (given) {
+            bool keep = true;  // of the current key and its values
+            for (auto& a : config_to_args(file, *sub)) {
+              if (const CLI::Option* o = option_of(a)) keep = on_command_line.count(o) == 0;
+              if (keep) out.push_back(a);
+            }
+          }
+          if (in[j] == "--config") ++j;  // its value is a file name, not another --config
         }
         continue;
       }

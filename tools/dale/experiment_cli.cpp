@@ -8,8 +8,17 @@
 
 #include "datasets/fashion_mnist.h"
 #include "framework/check.h"
+#include "tools/dale/train_flags.h"
 
 namespace dale::cli {
+
+void add_condition_flags(CLI::App* c, std::vector<std::string>& variants, std::vector<float>& eps) {
+  c->add_option("--variants", variants, "comma-separated variants")->delimiter(',')->capture_default_str();
+  c->add_option("--eps", eps, "comma-separated brightness factors ε")
+      ->delimiter(',')
+      ->check(real_number)  // each item: `--eps ''` would otherwise be the list {0}
+      ->capture_default_str();
+}
 
 std::vector<float> checked_eps(const std::vector<float>& eps) {
   if (eps.empty()) throw InputError("--eps: expected at least one brightness factor");
@@ -20,12 +29,22 @@ std::vector<float> checked_eps(const std::vector<float>& eps) {
 
 std::vector<std::string> checked_variants(const std::vector<std::string>& v) {
   if (v.empty()) throw InputError("--variants: expected at least one variant");
-  for (const auto& name : v) find_variant(name);
+  for (const auto& name : v) {
+    try {
+      find_variant(name);
+    } catch (const InputError&) {  // its message names --model.variant
+      throw InputError(fmt::format("--variants: unknown variant '{}'; expected one of: {}", name, variant_names()));
+    }
+  }
   return v;
 }
 
 void run_experiment(const std::vector<PlannedRun>& runs, const TrainConfig& base, const std::string& out) {
   if (out.empty()) throw InputError("--exp.out: an experiment needs an output file");
+  if (runs.empty()) {  // a shard beyond the sweep's runs (a SLURM array larger than the sweep)
+    std::fprintf(stderr, "dale: no runs in this shard; nothing to do\n");
+    return;
+  }
   const auto dir = std::filesystem::path(out).parent_path();
   if (!dir.empty()) {
     std::error_code ec;

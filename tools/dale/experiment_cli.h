@@ -1,6 +1,7 @@
 // What `dale compare` and `dale sweep` share on the command line: loading the data once,
 // running a plan with a live line per finished run, and the closing summary table.
 #pragma once
+#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,9 @@ namespace dale::cli {
 // planned run found finished in `out`.
 void run_experiment(const std::vector<PlannedRun>& runs, const TrainConfig& base, const std::string& out);
 
-// "a,b,c" lists parsed by CLI11 into these, validated here.
+// Registers --variants and --eps ("a,b,c" lists; every item must be a number for --eps).
+void add_condition_flags(CLI::App* cmd, std::vector<std::string>& variants, std::vector<float>& eps);
+// The lists parsed by CLI11 into these, validated here.
 std::vector<float> checked_eps(const std::vector<float>& eps);
 std::vector<std::string> checked_variants(const std::vector<std::string>& v);
 

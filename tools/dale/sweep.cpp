@@ -2,9 +2,12 @@
 // condition (variant × ε), 50 epochs, the training set in file order. `--shard i/n` (or a SLURM
 // job array's environment) runs a disjoint slice; outputs merge by concatenation; a killed
 // sweep resumes where it stopped.
+#include <cmath>
 #include <cstdio>
+#include <type_traits>
 
 #include "framework/check.h"
+#include "framework/parse_number.h"
 #include "tools/dale/commands.h"
 #include "tools/dale/experiment_cli.h"
 #include "tools/dale/train_flags.h"
@@ -25,26 +28,33 @@ static void add_sweep(CLI::App& app) {
   auto ranges = std::make_shared<SweepRanges>();
   CLI::App* c = app.add_subcommand("sweep", "the study's random-configuration sweep (SPEC §9), resumable and shardable");
   add_train_flags(c, f, /*with_run_flags=*/false);
-  c->add_option("--variants", *variants, "comma-separated conditions' variants")->delimiter(',')->capture_default_str();
-  c->add_option("--eps", *eps, "comma-separated brightness factors ε")->delimiter(',')->capture_default_str();
+  add_condition_flags(c, *variants, *eps);
   c->add_option("--sweep.configs", *configs, "random configurations (the replicates)")->capture_default_str();
   c->add_option("--sweep.seed", *seed, "seed of the configurations")->capture_default_str();
-  c->add_option("--sweep.lr_range", [ranges](const CLI::results_t& r) {
-    ranges->lr_lo = std::stof(r.at(0)), ranges->lr_hi = std::stof(r.at(1));
-    return true;
-  }, "log-uniform range of lr (default 1e-3 1e-2)")->expected(2);
-  c->add_option("--sweep.wei_range", [ranges](const CLI::results_t& r) {
-    ranges->wei_lo = std::stof(r.at(0)), ranges->wei_hi = std::stof(r.at(1));
-    return true;
-  }, "log-uniform range of the Wei rate (default 1e-5 1e-2)")->expected(2);
-  c->add_option("--sweep.wix_range", [ranges](const CLI::results_t& r) {
-    ranges->wix_lo = std::stof(r.at(0)), ranges->wix_hi = std::stof(r.at(1));
-    return true;
-  }, "log-uniform range of the Wix rate (default 1e-2 1)")->expected(2);
-  c->add_option("--sweep.width_range", [ranges](const CLI::results_t& r) {
-    ranges->width_lo = std::stoll(r.at(0)), ranges->width_hi = std::stoll(r.at(1));
-    return true;
-  }, "uniform integer range of the hidden width (default 100 499)")->expected(2);
+  // A LO HI pair of finite numbers (integers for the width), parsed whole: "100x" or "1e50" (beyond
+  // float) is refused here, naming the flag, rather than read as 100 or inf.
+  auto range = [c](const std::string& name, auto& lo, auto& hi, const std::string& help) {
+    c->add_option(name, [name, &lo, &hi](const CLI::results_t& r) {
+      using T = std::remove_reference_t<decltype(lo)>;
+      if (r.size() != 2) throw InputError(fmt::format("{}: expected two values, LO HI", name));
+      T v[2];
+      for (int k = 0; k < 2; ++k) {
+        const auto d = parse_double(r[size_t(k)]);
+        const bool whole = std::is_integral_v<T> ? bool(parse_int(r[size_t(k)])) : true;
+        if (!d || !whole || !std::isfinite(T(*d)))
+          throw InputError(fmt::format("{}: '{}' is not a finite {}", name, r[size_t(k)],
+                                       std::is_integral_v<T> ? "whole number" : "number"));
+        v[k] = T(*d);
+      }
+      lo = v[0], hi = v[1];
+      return true;
+    }, help)->expected(2);
+  };
+  range("--sweep.lr_range", ranges->lr_lo, ranges->lr_hi, "log-uniform range of lr (default 1e-3 1e-2)");
+  range("--sweep.wei_range", ranges->wei_lo, ranges->wei_hi, "log-uniform range of the Wei rate (default 1e-5 1e-2)");
+  range("--sweep.wix_range", ranges->wix_lo, ranges->wix_hi, "log-uniform range of the Wix rate (default 1e-2 1)");
+  range("--sweep.width_range", ranges->width_lo, ranges->width_hi,
+        "uniform integer range of the hidden width (default 100 499)");
   c->add_option("--shard", *shard, "run slice i of n (i/n, 0-based); default: SLURM_ARRAY_TASK_ID/COUNT, else all");
   c->add_option("--exp.out", *out, "JSON Lines output (appended; finished runs are skipped)")->capture_default_str();
   c->add_flag("--dry-run", *dry, "list this shard's runs and configurations, train nothing");

@@ -3,8 +3,12 @@
 
 #include <unistd.h>
 
+#include <charconv>
+#include <cstdint>
+
 #include "framework/backend.h"
 #include "framework/check.h"
+#include "framework/parse_number.h"
 
 namespace dale::cli {
 
@@ -31,42 +35,76 @@ TrainConfig TrainFlags::resolve() const {
   return cfg;
 }
 
+// CLI11 2.1 reads integers with strtoll(…, base 0): "010" is octal 8 and "0x10" is 16, and an
+// unsigned option takes "-1" (and any overflow) as 2^64 − 1. The integer flags accept plain
+// decimal only; validate() then checks the range with a message naming the flag.
+static std::string whole_number(const std::string& s, bool allow_negative) {
+  const std::string expected = allow_negative ? "expected a whole number" : "expected a whole number ≥ 0";
+  const bool negative = !s.empty() && s[0] == '-';
+  const std::string digits = negative ? s.substr(1) : s;
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || (negative && !allow_negative))
+    return fmt::format("{}, got '{}'", expected, s);
+  if (digits.size() > 1 && digits[0] == '0') return fmt::format("{} without leading zeros, got '{}'", expected, s);
+  bool fits;
+  if (allow_negative) {
+    int64_t v;
+    fits = std::from_chars(s.data(), s.data() + s.size(), v).ec == std::errc();
+  } else {
+    uint64_t v;
+    fits = std::from_chars(s.data(), s.data() + s.size(), v).ec == std::errc();
+  }
+  return fits ? std::string() : fmt::format("{} is out of range", s);
+}
+static std::string signed_integer(const std::string& s) { return whole_number(s, true); }
+// CLI11 2.1 reads an empty value as 0 (`--opt.lr ''` would train with lr 0): every real-valued
+// option must be a number (no empty text, no trailing junk); validate() then checks its range.
+std::string real_number(const std::string& s) {
+  return parse_double(s) ? std::string() : fmt::format("expected a number, got '{}'", s);
+}
+static std::string unsigned_integer(const std::string& s) { return whole_number(s, false); }
+
 void add_train_flags(CLI::App* t, const std::shared_ptr<TrainFlags>& f, bool with_run_flags) {
   TrainConfig& c = f->c;
   // An option given twice (config file, then command line) takes the last value.
   t->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   t->add_option("--config", "TOML/INI file of these dotted options ([train] epochs = 3); the command line wins");
-  t->add_option("--train.epochs", c.epochs, "epochs")->capture_default_str();
-  t->add_option("--train.batch_size", c.batch_size, "batch size")->capture_default_str();
+  t->add_option("--train.epochs", c.epochs, "epochs")->check(signed_integer)->capture_default_str();
+  t->add_option("--train.batch_size", c.batch_size, "batch size")->check(signed_integer)->capture_default_str();
   t->add_option("--train.shuffle", f->shuffle, "1: seeded shuffle; 0: the files' order (the reference code)")
+      ->check(signed_integer)
       ->capture_default_str();
-  t->add_option("--train.eval_batch", c.eval_batch, "batch size of evaluation")->capture_default_str();
+  t->add_option("--train.eval_batch", c.eval_batch, "batch size of evaluation")->check(signed_integer)->capture_default_str();
   f->eval_shift_opt = t->add_option("--data.brightness_factor_eval", f->eval_shift,
-                                    "test with the fixed shift δ = this instead of jitter");
+                                    "test with the fixed shift δ = this instead of jitter")
+                                    ->check(real_number);
   t->add_option("--data.dir", c.data_dir, "directory of the FashionMNIST IDX files")->capture_default_str();
   t->add_option("--model.hidden_layer_width", c.model.width, "hidden width (0: 500 for E/EI, 234 for I-Norm)")
+      ->check(signed_integer)
       ->capture_default_str();
   t->add_option("--model.device,--device", f->device, "cpu or cuda")->capture_default_str();
-  t->add_option("--opt.lr", c.opt.lr, "learning rate of Wex and biases")->capture_default_str();
-  t->add_option("--opt.inhib_lrs.wix", c.opt.lr_wix, "learning rate of Wix and Bix")->capture_default_str();
-  t->add_option("--opt.inhib_lrs.wei", c.opt.lr_wei, "learning rate of Wei and Bei")->capture_default_str();
-  t->add_option("--opt.momentum", c.opt.momentum)->capture_default_str();
-  t->add_option("--opt.inhib_momentum", c.opt.inhib_momentum)->capture_default_str();
-  t->add_option("--opt.wd", c.opt.wd, "decoupled weight decay (not for inhibitory groups)")->capture_default_str();
-  t->add_option("--opt.nesterov", f->nesterov, "1: Nesterov momentum")->capture_default_str();
+  t->add_option("--opt.lr", c.opt.lr, "learning rate of Wex and biases")->check(real_number)->capture_default_str();
+  t->add_option("--opt.inhib_lrs.wix", c.opt.lr_wix, "learning rate of Wix and Bix")->check(real_number)->capture_default_str();
+  t->add_option("--opt.inhib_lrs.wei", c.opt.lr_wei, "learning rate of Wei and Bei")->check(real_number)->capture_default_str();
+  t->add_option("--opt.momentum", c.opt.momentum)->check(real_number)->capture_default_str();
+  t->add_option("--opt.inhib_momentum", c.opt.inhib_momentum)->check(real_number)->capture_default_str();
+  t->add_option("--opt.wd", c.opt.wd, "decoupled weight decay (not for inhibitory groups)")->check(real_number)->capture_default_str();
+  t->add_option("--opt.nesterov", f->nesterov, "1: Nesterov momentum")->check(signed_integer)->capture_default_str();
   t->add_option("--opt.algorithm", f->algorithm, "sgd, eg (exponentiated gradient) or adamw")->capture_default_str();
-  t->add_option("--opt.lambda_homeo", c.model.lambda_homeo, "λ of the I-Norm (sub) mean loss")->capture_default_str();
-  t->add_option("--opt.lambda_homeo_var", c.model.lambda_homeo_var, "λ_var of the I-Norm loss")->capture_default_str();
+  t->add_option("--opt.lambda_homeo", c.model.lambda_homeo, "λ of the I-Norm (sub) mean loss")->check(real_number)->capture_default_str();
+  t->add_option("--opt.lambda_homeo_var", c.model.lambda_homeo_var, "λ_var of the I-Norm loss")->check(real_number)->capture_default_str();
   t->add_flag("--quiet", f->quiet, "no progress line");
   if (!with_run_flags) return;
-  t->add_option("--train.seed", c.seed, "seed of initialization, shuffling and jitter")->capture_default_str();
-  t->add_option("--data.brightness_factor", c.brightness_factor, "ε of the brightness jitter")->capture_default_str();
+  t->add_option("--train.seed", c.seed, "seed of initialization, shuffling and jitter")
+      ->check(unsigned_integer)
+      ->capture_default_str();
+  t->add_option("--data.brightness_factor", c.brightness_factor, "ε of the brightness jitter")->check(real_number)->capture_default_str();
   t->add_option("--model.variant", c.model.variant, "one of: " + variant_names())->capture_default_str();
   t->add_option("--exp.out", c.out, "append one JSON Lines record per epoch here");
   t->add_option("--exp.ckpt", c.ckpt, "safetensors checkpoint, written after each epoch and at the end");
   t->add_option("--exp.init", c.init, "start from this safetensors checkpoint");
   t->add_option("--exp.run", c.run, "run id in the records (default: variant-epsε-seedN)");
-  t->add_option("--exp.max_steps", c.max_steps, "stop after N optimizer steps (0: write the initial weights)");
+  t->add_option("--exp.max_steps", c.max_steps, "stop after N optimizer steps (0: write the initial weights)")
+      ->check(signed_integer);
   t->add_flag("--exp.resume", c.resume,
               "continue from --exp.ckpt's last finished epoch if it exists (else start): bit-identical to an uninterrupted run");
 }

@@ -21,6 +21,10 @@ struct TrainFlags {
   TrainConfig resolve() const;
 };
 
+// CLI11 validators ("" when the text is acceptable, else what was expected): a number written
+// whole, with nothing after it and not empty (CLI11 2.1 reads '' as 0).
+std::string real_number(const std::string& s);
+
 // Registers every training flag on `cmd` (values land in *f). `with_run_flags` adds the flags
 // that only make sense for one run (--model.variant, --data.brightness_factor, --exp.*).
 void add_train_flags(CLI::App* cmd, const std::shared_ptr<TrainFlags>& f, bool with_run_flags);
