@@ -100,3 +100,6 @@ put("config", "flat.ini", b'train.epochs = 1\nmodel.variant = "ei-ln+"\nquiet = 
 put("config", "bad-key.toml", b"[train]\nepoch = 3\n")
 put("config", "bad-section.toml", b"[train\nepochs = 3\n")
 put("config", "no-value.toml", b'[opt]\nlr =\nlr = ""\n')
+put("config", "pair-and-list.toml", b'variants = ei,inorm+\n[sweep]\nlr_range = [1e-3, 1e-2]\n')
+put("config", "option-like-values.toml", b'[data]\ndir = "--x"\n[model]\nvariant = -1\n')
+

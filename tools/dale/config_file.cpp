@@ -8,6 +8,7 @@
 #include <set>
 
 #include "framework/check.h"
+#include "framework/parse_number.h"
 
 namespace dale::cli {
 
@@ -68,20 +69,28 @@ std::vector<std::string> config_to_args(const std::string& path, const CLI::App&
     if (opt->get_expected_max() == 0) {  // a flag (--quiet): its value only with '='
       args.push_back("--" + key + "=" + value);
     } else if (opt->get_expected_min() > 1) {  // LO HI (--sweep.width_range): `100 499` or `[100, 499]`
-      args.push_back("--" + key);
       std::string items = array ? value.substr(1, value.size() - 2) : value;
       for (char& ch : items)
         if (ch == ',') ch = ' ';
+      std::vector<std::string> words;
       for (size_t b = items.find_first_not_of(" \t"); b != std::string::npos; b = items.find_first_not_of(" \t", b)) {
         const size_t e = items.find_first_of(" \t", b);
-        args.push_back(items.substr(b, e == std::string::npos ? std::string::npos : e - b));
+        words.push_back(items.substr(b, e == std::string::npos ? std::string::npos : e - b));
         b = e;
       }
+      // CLI11 would take surplus items as stray arguments, and an item like "-e" as an option.
+      const auto n = size_t(opt->get_expected_min());
+      if (words.size() != n)
+        throw InputError(fmt::format("{}:{}: key '{}' takes {} values, got '{}'", path, no, key, n, value));
+      for (const auto& w : words)
+        if (w[0] == '-' && !parse_double(w))
+          throw InputError(fmt::format("{}:{}: key '{}': '{}' is not a value", path, no, key, w));
+      args.push_back("--" + key);
+      args.insert(args.end(), words.begin(), words.end());
     } else if (array && opt->get_items_expected_max() == 1) {
       throw InputError(fmt::format("{}:{}: key '{}' takes one value, not the list {}", path, no, key, value));
-    } else {
-      args.push_back("--" + key);
-      args.push_back(value);
+    } else {  // one argument, so that a value like "--x" is not read as an option
+      args.push_back("--" + key + "=" + value);
     }
   }
   if (in.bad()) throw InputError(fmt::format("--config: error reading '{}' at line {}", path, no));
