@@ -5,6 +5,7 @@
 #include <numeric>
 #include <utility>
 
+#include "framework/backend.h"
 #include "framework/check.h"
 
 namespace dale {
@@ -12,16 +13,14 @@ namespace dale {
 void make_batch(const Dataset& d, const int64_t* indices, int B, const JitterSpec& j,
                 uint64_t seed, uint32_t epoch, float* x, int32_t* y) {
   DALE_CHECK(B >= 0 && (B == 0 || (indices && x && y)), "make_batch: bad batch (B = {})", B);
-  const size_t dim = size_t(d.dim);
-  for (int i = 0; i < B; ++i) {
-    const int64_t s = indices[i];
-    DALE_CHECK(s >= 0 && s < d.n, "make_batch: sample index {} outside the dataset of {}", s, d.n);
-    const float delta = j.fixed ? j.shift : jitter_delta(seed, epoch, uint64_t(s), j.eps);
-    const uint8_t* src = d.images.data() + size_t(s) * dim;
-    float* dst = x + size_t(i) * dim;
-    for (size_t k = 0; k < dim; ++k) dst[k] = jitter_pixel(src[k], delta);
-    y[i] = int32_t(d.labels[size_t(s)]);
-  }
+  for (int i = 0; i < B; ++i)
+    DALE_CHECK(indices[i] >= 0 && indices[i] < d.n, "make_batch: sample index {} outside the dataset of {}",
+               indices[i], d.n);
+  // The CPU backend's gather_batch is the one batch kernel of the host (labels come as floats).
+  std::vector<float> yf(static_cast<size_t>(B));
+  backend(Device::CPU).gather_batch(B, d.dim, d.images.data(), d.labels.data(), indices,
+                                    BatchJitter{j.eps, j.shift, j.fixed, seed, epoch}, x, yf.data());
+  for (int i = 0; i < B; ++i) y[i] = int32_t(yf[size_t(i)]);
 }
 
 std::vector<int64_t> epoch_order(int64_t n, bool shuffle, uint64_t seed, uint32_t epoch) {

@@ -9,16 +9,19 @@
 #include <cstdint>
 
 #include "framework/math.h"
+#include "framework/optim_math.h"
 #include "framework/tensor.h"
 
 namespace dale {
 
-// Optimizer hyper-parameters of one parameter tensor for one step (SPEC §8).
-struct UpdateArgs {
-  float lr = 0, momentum = 0, wd = 0;
-  bool nesterov = false, clamp_nonneg = false;
-  float beta1 = 0.9f, beta2 = 0.999f, adam_eps = 1e-8f;  // AdamW
-  int64_t step = 1;                                     // 1-based, for AdamW's bias correction
+
+// The jitter of one batch: δ = shift for every image if `fixed`, else δ ~ U(−eps, eps) keyed by
+// (seed, epoch, sample) (datasets/jitter.h).
+struct BatchJitter {
+  float eps = 0, shift = 0;
+  bool fixed = false;
+  uint64_t seed = 0;
+  uint32_t epoch = 0;
 };
 
 struct Backend {
@@ -31,6 +34,18 @@ struct Backend {
   void (*copy)(int64_t n, const float* x, float* y);          // within this device
   void (*to_host)(int64_t n, const float* x, float* host);
   void (*from_host)(int64_t n, const float* host, float* y);
+
+  // Raw bytes, for data that is not float32 (the uint8 dataset, int64 sample orders): they live
+  // on the backend's device, copied there once.
+  void* (*alloc_bytes)(int64_t bytes);
+  void (*free_bytes)(void* p);
+  void (*bytes_from_host)(int64_t bytes, const void* host, void* dst);
+
+  // One batch (SPEC §1) from a dataset on this device: for i < B, s = order[i],
+  //   x[i, k] = jitter_pixel(images[s·dim + k], δ_s), y[i] = labels[s] (as float),
+  // δ_s = j.shift if j.fixed, else jitter_delta(seed, epoch, s, j.eps) — datasets/jitter.h's code.
+  void (*gather_batch)(int64_t B, int64_t dim, const uint8_t* images, const uint8_t* labels,
+                       const int64_t* order, const BatchJitter& j, float* x, float* y);
 
   // C = alpha · op(A) · op(B) + beta · C, op(X) = X or Xᵀ; A is M×K after op, B is K×N.
   void (*gemm)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -83,8 +98,10 @@ struct Backend {
 };
 
 const Backend& backend(Device d);
-// The CUDA backend registers itself here when libdale_cuda is linked and a GPU is present.
-void register_backend(Device d, const Backend* b);
+// The CUDA backend registers a probe here when libdale_cuda is linked (at static initialization,
+// without touching the driver). The probe runs once, on first use of the device, and returns the
+// table, or null when no GPU is present — so a CPU-only run never initializes CUDA.
+void register_backend(Device d, const Backend* (*probe)());
 bool backend_available(Device d);
 
 }  // namespace dale

@@ -4,6 +4,7 @@
 #include "framework/backend.h"
 #include "framework/check.h"
 #include "framework/tape.h"
+#include "framework/trace.h"
 
 namespace dale::detail {
 

@@ -37,6 +37,7 @@ void check_domain(const char* op, const Tensor& x, bool (*ok)(float), const char
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  DALE_RANGE("add");
   check_same_shape("add", a, b);
   Tensor y = map_forward(MapOp::Add, a, b, 0.f);
   if (needs_grad({a, b}))
@@ -48,6 +49,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
+  DALE_RANGE("sub");
   check_same_shape("sub", a, b);
   Tensor y = map_forward(MapOp::Sub, a, b, 0.f);
   if (needs_grad({a, b}))
@@ -59,6 +61,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+  DALE_RANGE("mul");
   check_same_shape("mul", a, b);
   Tensor y = map_forward(MapOp::Mul, a, b, 0.f);
   if (needs_grad({a, b}))
@@ -70,6 +73,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
+  DALE_RANGE("div");
   check_same_shape("div", a, b);
   check_domain("div", b, [](float v) { return v != 0.f; }, "a non-zero denominator");
   Tensor y = map_forward(MapOp::Div, a, b, 0.f);
@@ -82,6 +86,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor add_bias(const Tensor& x, const Tensor& b) {
+  DALE_RANGE("add_bias");
   check_defined("add_bias", x);
   check_defined("add_bias", b);
   check_same_device("add_bias", x, b);
@@ -100,6 +105,7 @@ Tensor add_bias(const Tensor& x, const Tensor& b) {
 }
 
 Tensor scale(const Tensor& x, float s) {
+  DALE_RANGE("scale");
   check_defined("scale", x);
   Tensor y = map_forward(MapOp::Scale, x, Tensor(), s);
   if (needs_grad({x}))
@@ -108,6 +114,7 @@ Tensor scale(const Tensor& x, float s) {
 }
 
 Tensor add_scalar(const Tensor& x, float s) {
+  DALE_RANGE("add_scalar");
   check_defined("add_scalar", x);
   Tensor y = map_forward(MapOp::AddScalar, x, Tensor(), s);
   if (needs_grad({x}))
@@ -116,6 +123,7 @@ Tensor add_scalar(const Tensor& x, float s) {
 }
 
 Tensor square(const Tensor& x) {
+  DALE_RANGE("square");
   check_defined("square", x);
   Tensor y = map_forward(MapOp::Square, x, Tensor(), 0.f);
   if (needs_grad({x}))
@@ -124,6 +132,7 @@ Tensor square(const Tensor& x) {
 }
 
 Tensor sqrt(const Tensor& x) {
+  DALE_RANGE("sqrt");
   check_defined("sqrt", x);
   // NaN passes: it is divergence, which the trainer reports, not misuse of sqrt.
   check_domain("sqrt", x, [](float v) { return !(v < 0.f); }, "a value ≥ 0");
@@ -134,6 +143,7 @@ Tensor sqrt(const Tensor& x) {
 }
 
 Tensor relu(const Tensor& x) {
+  DALE_RANGE("relu");
   check_defined("relu", x);
   Tensor y = map_forward(MapOp::Relu, x, Tensor(), 0.f);
   if (needs_grad({x}))
@@ -142,6 +152,7 @@ Tensor relu(const Tensor& x) {
 }
 
 Tensor stop_grad(const Tensor& x) {
+  DALE_RANGE("stop_grad");
   check_defined("stop_grad", x);
   return x.detach();
 }

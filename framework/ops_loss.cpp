@@ -16,6 +16,7 @@ static void check_logits_labels(const char* op, const Tensor& logits, const Tens
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, float smoothing) {
+  DALE_RANGE("cross_entropy");
   check_logits_labels("cross_entropy", logits, labels);
   if (!(smoothing >= 0.f && smoothing < 1.f))
     throw Error(fmt::format("cross_entropy: label smoothing {} is not in [0, 1)", smoothing));
@@ -37,6 +38,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, float smoothing
 }
 
 Tensor count_correct(const Tensor& logits, const Tensor& labels) {
+  DALE_RANGE("count_correct");
   check_logits_labels("count_correct", logits, labels);
   Tensor n = Tensor::empty({1}, logits.device());
   backend(logits.device()).count_correct(logits.rows(), logits.cols(), logits.data(),

@@ -8,6 +8,7 @@ namespace dale {
 using namespace detail;
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  DALE_RANGE("matmul");
   check_defined("matmul", a);
   check_defined("matmul", b);
   check_same_device("matmul", a, b);

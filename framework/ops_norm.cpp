@@ -7,6 +7,7 @@ namespace dale {
 using namespace detail;
 
 Tensor normalize(const Tensor& z, NormKind kind, bool detach) {
+  DALE_RANGE("normalize");
   check_defined("normalize", z);
   if (z.cols() < 1) throw Error(fmt::format("normalize: input {} has no units", z.shape().str()));
   const Backend& be = backend(z.device());
@@ -25,6 +26,7 @@ Tensor normalize(const Tensor& z, NormKind kind, bool detach) {
 }
 
 Tensor error_normalize(const Tensor& z, ErrNorm mode, const Tensor& w) {
+  DALE_RANGE("error_normalize");
   check_defined("error_normalize", z);
   if (mode == ErrNorm::FaCenter) {
     if (!w.defined() || w.numel() != z.cols())

@@ -7,6 +7,7 @@ namespace dale {
 using namespace detail;
 
 Tensor row_mean(const Tensor& x) {
+  DALE_RANGE("row_mean");
   check_defined("row_mean", x);
   Tensor y = Tensor::empty({x.rows(), 1}, x.device());
   backend(x.device()).row_mean(x.rows(), x.cols(), x.data(), y.data());
@@ -18,6 +19,7 @@ Tensor row_mean(const Tensor& x) {
 }
 
 Tensor row_var(const Tensor& x) {
+  DALE_RANGE("row_var");
   check_defined("row_var", x);
   Tensor y = Tensor::empty({x.rows(), 1}, x.device());
   backend(x.device()).row_var(x.rows(), x.cols(), x.data(), y.data());
@@ -42,11 +44,13 @@ static Tensor reduce_all(const Tensor& x, float factor) {
 }
 
 Tensor sum(const Tensor& x) {
+  DALE_RANGE("sum");
   check_defined("sum", x);
   return reduce_all(x, 1.f);
 }
 
 Tensor mean(const Tensor& x) {
+  DALE_RANGE("mean");
   check_defined("mean", x);
   if (x.numel() == 0) throw Error("mean: of an empty tensor");
   return reduce_all(x, 1.f / float(x.numel()));

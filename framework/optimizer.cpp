@@ -1,5 +1,6 @@
 // SPEC §8, one loop over the parameters; each update is one backend kernel.
 #include "framework/optimizer.h"
+#include "framework/trace.h"
 
 #include "framework/check.h"
 
@@ -47,6 +48,7 @@ void Optimizer::zero_grad() {
 }
 
 void Optimizer::step() {
+  DALE_RANGE("optimizer");
   ++steps_;
   for (Slot& s : slots_) {
     Tensor g = s.p.grad();

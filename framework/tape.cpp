@@ -1,5 +1,6 @@
 // The tape: a vector of (output, closure) nodes and a plain reverse loop.
 #include "framework/tape.h"
+#include "framework/trace.h"
 
 #include <vector>
 
@@ -12,6 +13,7 @@ namespace {
 struct Node {
   std::shared_ptr<TensorImpl> out;
   BackwardFn fn;
+  const char* name;  // the op's profiler range, so its backward shows under the same name
 };
 thread_local std::vector<Node> t_nodes;
 thread_local bool t_grad_enabled = true;
@@ -32,7 +34,7 @@ bool needs_grad(std::initializer_list<Tensor> inputs) {
 void record(Tensor& out, BackwardFn fn) {
   out.set_requires_grad(true);
   out.impl()->tape_generation = t_generation;
-  t_nodes.push_back({out.shared(), std::move(fn)});
+  t_nodes.push_back({out.shared(), std::move(fn), current_range()});
 }
 
 void backward(const Tensor& loss) {
@@ -52,8 +54,11 @@ void backward(const Tensor& loss) {
   std::vector<Node> nodes;
   nodes.swap(t_nodes);
   ++t_generation;
+  DALE_RANGE("backward");
   for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
-    if (it->out->grad) it->fn(Tensor(it->out->grad));
+    if (!it->out->grad) continue;
+    DALE_RANGE(it->name);
+    it->fn(Tensor(it->out->grad));
   }
 }
 

@@ -3,6 +3,7 @@
 
 #include "framework/check.h"
 #include "framework/ops.h"
+#include "framework/trace.h"
 #include "models/init.h"
 #include "models/inorm_layer.h"
 
@@ -55,12 +56,15 @@ Tensor Network::hidden_forward(size_t l, const Tensor& h, bool training) {
 }
 
 Tensor Network::forward(const Tensor& x, bool training) {
+  DALE_RANGE("forward");
   hidden_z_.clear();
   Tensor h = x;
   for (size_t l = 0; l < hidden_.size(); ++l) {
+    DALE_RANGE(hidden_[l]->name().c_str());  // "fc0", "fc1": one range per layer
     hidden_z_.push_back(hidden_forward(l, h, training));
     h = relu(hidden_z_.back());
   }
+  DALE_RANGE(output_->name().c_str());
   return output_->forward(h, training);
 }
 

@@ -17,6 +17,7 @@
 #include "framework/check.h"
 #include "framework/ops.h"
 #include "framework/tape.h"
+#include "framework/trace.h"
 #include "models/diagnostics.h"
 
 namespace dale {
@@ -215,34 +216,19 @@ static ResumePoint load_for_resume(const std::string& path, const TrainConfig& c
 // ---------------------------------------------------------------------------------------------
 // Evaluation
 
-// One batch as tensors on `dev`: x (B × dim, jittered) and the labels as float class ids.
-// Every batch of training, evaluation and diagnostics comes through here.
-struct Batch {
-  Tensor x, y;
-};
-static Batch batch_tensors(const Dataset& d, const int64_t* idx, int64_t B, const JitterSpec& j, uint64_t seed,
-                           uint32_t epoch, Device dev) {
-  std::vector<float> x(static_cast<size_t>(B * d.dim)), yf(static_cast<size_t>(B));
-  std::vector<int32_t> y(static_cast<size_t>(B));
-  make_batch(d, idx, int(B), j, seed, epoch, x.data(), y.data());
-  for (int64_t i = 0; i < B; ++i) yf[size_t(i)] = float(y[size_t(i)]);
-  return {Tensor::from_vector(x, {B, d.dim}, dev), Tensor::from_vector(yf, {B}, dev)};
-}
-
-EvalResult evaluate(Network& net, const Dataset& d, const JitterSpec& j, uint64_t seed,
-                    uint32_t epoch, int64_t batch) {
+EvalResult evaluate(Network& net, const DeviceDataset& d, const JitterSpec& j, uint64_t seed, uint32_t epoch,
+                    int64_t batch) {
   NoGrad ng;
-  const Device dev = net.config.device;
+  DALE_RANGE("evaluate");
   EvalResult r;
   const size_t L = net.hidden().size();
   r.mu.assign(L, 0.0);
   r.var.assign(L, 0.0);
-  std::vector<int64_t> idx(static_cast<size_t>(d.n));
-  for (int64_t i = 0; i < d.n; ++i) idx[size_t(i)] = i;
   double correct = 0, loss = 0;
-  for (int64_t start = 0; start < d.n; start += batch) {
-    const int64_t B = std::min(batch, d.n - start);
-    const Batch b = batch_tensors(d, idx.data() + start, B, j, seed, epoch, dev);
+  const int64_t n = d.size();
+  for (int64_t start = 0; start < n; start += batch) {
+    const int64_t B = std::min(batch, n - start);
+    const Batch b = d.batch(*d.identity(), start, B, j, seed, epoch);
     Tensor logits = net.forward(b.x, false);
     correct += count_correct(logits, b.y).item();
     loss += double(cross_entropy(logits, b.y, 0.1f).item()) * double(B);
@@ -251,9 +237,9 @@ EvalResult evaluate(Network& net, const Dataset& d, const JitterSpec& j, uint64_
       r.var[l] += double(sum(row_var(net.hidden_z()[l])).item());
     }
   }
-  r.acc = 100.0 * correct / double(d.n);
-  r.loss = loss / double(d.n);
-  for (size_t l = 0; l < L; ++l) r.mu[l] /= double(d.n), r.var[l] /= double(d.n);
+  r.acc = 100.0 * correct / double(n);
+  r.loss = loss / double(n);
+  for (size_t l = 0; l < L; ++l) r.mu[l] /= double(n), r.var[l] /= double(n);
   return r;
 }
 
@@ -312,14 +298,12 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
   auto seconds = [&] {
     return elapsed0 + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
+  // The data on the training device, copied once.
+  const DeviceDataset train_set(data.train, dev), test_set(data.test, dev);
   // SPEC §10's fixed batch: the first 128 test images, jittered once (epoch key 0).
   Batch diag;
-  if (c.diagnostics) {
-    const int64_t nb = std::min<int64_t>(128, data.test.n);
-    std::vector<int64_t> idx(static_cast<size_t>(nb));
-    for (int64_t i = 0; i < nb; ++i) idx[size_t(i)] = i;
-    diag = batch_tensors(data.test, idx.data(), nb, test_jitter, eval_test_seed, 0, dev);
-  }
+  if (c.diagnostics)
+    diag = test_set.batch(*test_set.identity(), 0, std::min<int64_t>(128, data.test.n), test_jitter, eval_test_seed, 0);
 
   // One record per finished epoch (or per divergence, in sweeps); `final` marks a run's last.
   auto diverged_error = [&](const std::string& what, int64_t epoch, int64_t step) {
@@ -332,8 +316,8 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
   // an epoch can break the weights after the step's loss was checked).
   auto emit = [&](int64_t epoch, const std::vector<double>& local_sum, int64_t steps_this_epoch,
                   double loss_sum, bool diverged, bool final) {
-    const EvalResult tr = evaluate(net, data.train, train_jitter, eval_train_seed, uint32_t(epoch), c.eval_batch);
-    const EvalResult te = evaluate(net, data.test, test_jitter, eval_test_seed, uint32_t(epoch), c.eval_batch);
+    const EvalResult tr = evaluate(net, train_set, train_jitter, eval_train_seed, uint32_t(epoch), c.eval_batch);
+    const EvalResult te = evaluate(net, test_set, test_jitter, eval_test_seed, uint32_t(epoch), c.eval_batch);
     if (!diverged && !(std::isfinite(tr.loss) && std::isfinite(te.loss))) {
       if (!c.record_divergence)
         throw diverged_error("the evaluation loss became non-finite after the epoch's updates", epoch, steps_this_epoch);
@@ -385,14 +369,14 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
   const int64_t steps_per_epoch = (n + B - 1) / B;
 
   for (int64_t epoch = first_epoch; epoch <= c.epochs; ++epoch) {
-    const auto order = epoch_order(n, c.shuffle, c.seed, uint32_t(epoch));
+    const auto order = train_set.upload_order(epoch_order(n, c.shuffle, c.seed, uint32_t(epoch)));
     double loss_sum = 0, last_progress = seconds();
     const double epoch_t0 = last_progress;
     std::vector<double> local_sum(net.hidden().size(), 0.0);
     int64_t steps_this_epoch = 0;
     for (int64_t k = 0; k < steps_per_epoch; ++k) {
-      const Batch batch = batch_tensors(data.train, order.data() + k * B, std::min(B, n - k * B), train_jitter,
-                                        c.seed, uint32_t(epoch), dev);
+      DALE_RANGE("step");
+      const Batch batch = train_set.batch(*order, k * B, std::min(B, n - k * B), train_jitter, c.seed, uint32_t(epoch));
       Tensor logits = net.forward(batch.x, true);
       Tensor task = cross_entropy(logits, batch.y, 0.1f);
       Tensor local = net.local_loss();

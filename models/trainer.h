@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "datasets/device_dataset.h"
 #include "datasets/fashion_mnist.h"
 #include "datasets/jitter.h"
 #include "framework/optimizer.h"
@@ -48,8 +49,8 @@ struct EvalResult {
   double acc = 0, loss = 0;               // accuracy in percent, mean loss
   std::vector<double> mu, var;            // per hidden layer: batch means of mean_k z, var_k z
 };
-EvalResult evaluate(Network& net, const Dataset& d, const JitterSpec& j, uint64_t seed,
-                    uint32_t epoch, int64_t batch);
+EvalResult evaluate(Network& net, const DeviceDataset& d, const JitterSpec& j, uint64_t seed, uint32_t epoch,
+                    int64_t batch);
 
 struct TrainSummary {
   int64_t epochs_done = 0, steps = 0;

@@ -1,5 +1,6 @@
 // The CPU backend's table, and the registry that maps a Device to its table.
 #include <cstring>
+#include <mutex>
 
 #include "framework/check.h"
 #include "framework/cpu/kernels.h"
@@ -14,6 +15,10 @@ static const Backend kCpuBackend = {
     .copy = cpu::copy,
     .to_host = cpu::copy,
     .from_host = cpu::copy,
+    .alloc_bytes = cpu::alloc_bytes,
+    .free_bytes = cpu::free_bytes,
+    .bytes_from_host = cpu::bytes_from_host,
+    .gather_batch = cpu::gather_batch,
     .gemm = cpu::gemm,
     .map = cpu::map,
     .add_scalar_ptr = cpu::add_scalar_ptr,
@@ -35,13 +40,23 @@ static const Backend kCpuBackend = {
     .adamw_update = cpu::adamw_update,
 };
 
+static const Backend* cpu_probe() { return &kCpuBackend; }
+static const Backend* (*g_probes[2])() = {cpu_probe, nullptr};
 static const Backend* g_backends[2] = {&kCpuBackend, nullptr};
+static std::once_flag g_probed[2];
 
-void register_backend(Device d, const Backend* b) { g_backends[int(d)] = b; }
-bool backend_available(Device d) { return g_backends[int(d)] != nullptr; }
+void register_backend(Device d, const Backend* (*probe)()) { g_probes[int(d)] = probe; }
+
+static const Backend* find_backend(Device d) {
+  std::call_once(g_probed[int(d)], [d] {
+    if (g_probes[int(d)]) g_backends[int(d)] = g_probes[int(d)]();
+  });
+  return g_backends[int(d)];
+}
+bool backend_available(Device d) { return find_backend(d) != nullptr; }
 
 const Backend& backend(Device d) {
-  if (!g_backends[int(d)])
+  if (!find_backend(d))
     throw InputError(fmt::format(
         "device {}: no backend available (dale was built without CUDA, or no GPU is present)",
         device_name(d)));

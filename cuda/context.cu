@@ -1,0 +1,31 @@
+// The CUDA context (see context.h).
+#include "cuda/check.h"
+#include "cuda/context.h"
+
+namespace dale::cuda {
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no device" error
+    return 0;
+  }
+  return n;
+}
+
+Context& ctx() {
+  static Context* c = [] {
+    auto* k = new Context;  // never destroyed: kernels may still run at static destruction
+    DALE_CUDA_CHECK(cudaGetDevice(&k->device));
+    DALE_CUDA_CHECK(cudaGetDeviceProperties(&k->prop, k->device));
+    DALE_CUDA_CHECK(cudaStreamCreateWithFlags(&k->stream, cudaStreamNonBlocking));
+    DALE_CUBLAS_CHECK(cublasCreate(&k->cublas));
+    DALE_CUBLAS_CHECK(cublasSetStream(k->cublas, k->stream));
+    // Plain FP32 GEMMs (no TF32): the GPU must agree with the CPU reference to 1e-4.
+    DALE_CUBLAS_CHECK(cublasSetMathMode(k->cublas, CUBLAS_DEFAULT_MATH));
+    return k;
+  }();
+  return *c;
+}
+
+}  // namespace dale::cuda

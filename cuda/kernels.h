@@ -1,0 +1,17 @@
+// The CUDA kernels behind the backend table (framework/backend.h): the same signatures as the CPU
+// reference, on device pointers, everything queued on ctx().stream. Implemented in memory.cu
+// (alloc … bytes_from_host), batch.cu, gemm.cu, elementwise.cu (map, add_scalar_ptr,
+// add_rowvec), reduce.cu, norm.cu (norm_*, errnorm_backward), xent.cu (xent_*, count_correct),
+// optim.cu (sgd/eg/adamw_update).
+#pragma once
+#include "framework/backend.h"
+
+namespace dale::cuda {
+
+#include "framework/kernel_decls.inc"
+
+void to_host(int64_t n, const float* x, float* host);  // synchronizes: the caller reads `host` next
+void from_host(int64_t n, const float* host, float* y);
+int64_t cached_bytes();  // held by the allocator's cache, free for reuse
+
+}  // namespace dale::cuda
