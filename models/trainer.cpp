@@ -306,8 +306,9 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
     diag = test_set.batch(*test_set.identity(), 0, std::min<int64_t>(128, data.test.n), test_jitter, eval_test_seed, 0);
 
   // One record per finished epoch (or per divergence, in sweeps); `final` marks a run's last.
-  auto diverged_error = [&](const std::string& what, int64_t epoch, int64_t step) {
-    return Error(fmt::format("diverged: {} at epoch {}, step {} (global step {}); {}", what, epoch, step, s.steps,
+  // `what` says what became non-finite and where ("… at epoch 3, step 20").
+  auto diverged_error = [&](const std::string& what, int64_t epoch) {
+    return Error(fmt::format("diverged: {} (global step {}); {}", what, s.steps,
                              epoch > 1 ? fmt::format("the records and checkpoint of epoch {} are intact", epoch - 1)
                                        : std::string("no epoch had finished")),
                  kExitDiverged);
@@ -320,7 +321,8 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
     const EvalResult te = evaluate(net, test_set, test_jitter, eval_test_seed, uint32_t(epoch), c.eval_batch);
     if (!diverged && !(std::isfinite(tr.loss) && std::isfinite(te.loss))) {
       if (!c.record_divergence)
-        throw diverged_error("the evaluation loss became non-finite after the epoch's updates", epoch, steps_this_epoch);
+        throw diverged_error(fmt::format("the evaluation loss became non-finite after the updates of epoch {}", epoch),
+                             epoch);
       diverged = final = true;
     }
     json local = json::object();
@@ -372,8 +374,19 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
     const auto order = train_set.upload_order(epoch_order(n, c.shuffle, c.seed, uint32_t(epoch)));
     double loss_sum = 0, last_progress = seconds();
     const double epoch_t0 = last_progress;
-    std::vector<double> local_sum(net.hidden().size(), 0.0);
-    int64_t steps_this_epoch = 0;
+    const size_t L = net.hidden().size();
+    std::vector<double> local_sum(L, 0.0);
+    // The epoch's loss sums stay on the device and are read only at the logging interval (every
+    // kReadEvery steps, for the progress line, and at the epoch's end): reading a GPU scalar
+    // waits for every queued kernel, so a read per step would serialize host and device.
+    constexpr int64_t kReadEvery = 100;
+    Tensor task_acc;
+    std::vector<Tensor> local_acc(L);
+    auto accumulate = [](Tensor& acc, const Tensor& v) {
+      NoGrad ng;
+      acc = acc.defined() ? add(acc, v) : v.clone();
+    };
+    int64_t steps_this_epoch = 0, last_read = 0;
     for (int64_t k = 0; k < steps_per_epoch; ++k) {
       DALE_RANGE("step");
       const Batch batch = train_set.batch(*order, k * B, std::min(B, n - k * B), train_jitter, c.seed, uint32_t(epoch));
@@ -384,28 +397,35 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
       opt.step();
       ++s.steps;
       ++steps_this_epoch;
-
-      // The task loss, and every local loss (they alone train Wix and Bix), must stay finite.
-      float lv = task.item();
-      std::string what = "the task loss";
+      accumulate(task_acc, task);
       const auto locals = net.local_losses();
-      std::vector<float> local_values(locals.size(), 0.f);
-      for (size_t l = 0; l < locals.size(); ++l)
-        if (locals[l].defined()) {
-          local_values[l] = locals[l].item();
-          if (!std::isfinite(local_values[l]) && std::isfinite(lv))
-            lv = local_values[l], what = "the local loss of " + net.hidden()[l]->name();
-        }
-      if (!std::isfinite(lv) && c.record_divergence) {
+      for (size_t l = 0; l < L; ++l)
+        if (locals[l].defined()) accumulate(local_acc[l], locals[l]);
+
+      const bool stop = c.max_steps > 0 && s.steps >= c.max_steps;
+      const bool show = c.progress && seconds() - last_progress > 0.5;
+      if (!(show || stop || (k + 1) % kReadEvery == 0 || k + 1 == steps_per_epoch)) continue;
+
+      // The task loss, and every local loss (they alone train Wix and Bix), must stay finite;
+      // a NaN or infinity in any step since the last read shows in the sum.
+      loss_sum = task_acc.item();
+      std::string what = std::isfinite(loss_sum) ? "" : "the task loss";
+      for (size_t l = 0; l < L; ++l) {
+        local_sum[l] = local_acc[l].defined() ? local_acc[l].item() : 0.0;
+        if (!std::isfinite(local_sum[l]) && what.empty()) what = "the local loss of " + net.hidden()[l]->name();
+      }
+      if (!what.empty() && c.record_divergence) {
         emit(epoch, local_sum, steps_this_epoch, loss_sum, true, true);
         s.diverged = true;
         return s;
       }
-      if (!std::isfinite(lv)) throw diverged_error(fmt::format("{} became {}", what, lv), epoch, k + 1);
-      loss_sum += lv;
-      for (size_t l = 0; l < locals.size(); ++l) local_sum[l] += local_values[l];
+      if (!what.empty())
+        throw diverged_error(fmt::format("{} became non-finite at epoch {}, between steps {} and {}", what, epoch,
+                                         last_read + 1, k + 1),
+                             epoch);
+      last_read = k + 1;
 
-      if (c.progress && seconds() - last_progress > 0.5) {
+      if (show) {
         last_progress = seconds();
         std::fprintf(stderr, "\r[%s] epoch %lld/%lld  step %lld/%lld  %.0f samples/s  loss %.4f   ",
                      c.model.variant.c_str(), (long long)epoch, (long long)c.epochs, (long long)(k + 1),
