@@ -221,6 +221,21 @@ TEST_CASE("bad input: config files") {
     CHECK(r.out.find("eps0.25") != std::string::npos);
     CHECK(r.out.find("eps0.5") == std::string::npos);
   }
+  SUBCASE("lists and pairs: TOML arrays are read, empty items and non-numbers refused") {
+    const std::string good = ws.config("lists.toml", "eps = [0.25, 0.5]\nvariants = [\"ei\", \"inorm+\"]\n");
+    const Result s = ws.run({"sweep", "--data.dir", ws.data, "--config", good, "--sweep.configs", "1", "--dry-run"});
+    INFO("stderr: " << s.err);
+    CHECK(s.rc == 0);
+    for (const char* run : {"ei-eps0.25", "ei-eps0.5", "inorm+-eps0.25", "inorm+-eps0.5"})
+      CHECK_MESSAGE(s.out.find(std::string("-") + run) != std::string::npos, "the dry run lists " << run);
+    CHECK(s.out.find("eps0.75") == std::string::npos);  // the file's list replaced the default
+    const std::string empty_item = ws.config("empty-item.toml", "eps = [0.5, ]\n");
+    expect_bad_input(ws, ws.experiment("sweep", {"--config", empty_item}), {empty_item + ":1", "empty item"});
+    const std::string plus = ws.config("plus.toml", "[sweep]\nwidth_range = 100 ++\n");
+    expect_bad_input(ws, ws.experiment("sweep", {"--config", plus}), {plus + ":2", "'++' is not a number"});
+    const std::string three = ws.config("three.toml", "[sweep]\nlr_range = [1e-3, 1e-2, 1e-1]\n");
+    expect_bad_input(ws, ws.experiment("sweep", {"--config", three}), {three + ":2", "takes 2 values"});
+  }
   SUBCASE("a flag in a file: quiet = true / false") {
     for (const char* v : {"true", "false"}) {
       const std::string cfg = ws.config("quiet.toml", std::string("quiet = ") + v + "\n");

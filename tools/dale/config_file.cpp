@@ -78,18 +78,36 @@ std::vector<std::string> config_to_args(const std::string& path, const CLI::App&
         words.push_back(items.substr(b, e == std::string::npos ? std::string::npos : e - b));
         b = e;
       }
-      // CLI11 would take surplus items as stray arguments, and an item like "-e" as an option.
+      // CLI11 would take surplus items as stray arguments, and items like "-e" or "++" as an
+      // option or a subcommand terminator; every such pair of dale (the sweep ranges) is numeric.
       const auto n = size_t(opt->get_expected_min());
       if (words.size() != n)
         throw InputError(fmt::format("{}:{}: key '{}' takes {} values, got '{}'", path, no, key, n, value));
       for (const auto& w : words)
-        if (w[0] == '-' && !parse_double(w))
-          throw InputError(fmt::format("{}:{}: key '{}': '{}' is not a value", path, no, key, w));
+        if (!parse_double(w))
+          throw InputError(fmt::format("{}:{}: key '{}': '{}' is not a number", path, no, key, w));
       args.push_back("--" + key);
       args.insert(args.end(), words.begin(), words.end());
     } else if (array && opt->get_items_expected_max() == 1) {
       throw InputError(fmt::format("{}:{}: key '{}' takes one value, not the list {}", path, no, key, value));
     } else {  // one argument, so that a value like "--x" is not read as an option
+      // A list: `variants = ei,inorm+` or TOML's `variants = ["ei", "inorm+"]`, passed on as
+      // "ei,inorm+"; an empty item would reach CLI11 as a missing value.
+      if (const char d = opt->get_delimiter(); d != '\0') {
+        const std::string items = array ? value.substr(1, value.size() - 2) : value;
+        std::string joined;
+        for (size_t b = 0;; ++b) {
+          const size_t e = items.find(d, b);
+          std::string item = trim(items.substr(b, e == std::string::npos ? std::string::npos : e - b));
+          if (item.size() >= 2 && item.front() == '"' && item.back() == '"') item = item.substr(1, item.size() - 2);
+          if (item.empty())
+            throw InputError(fmt::format("{}:{}: key '{}': an empty item in the list {}", path, no, key, value));
+          joined += (joined.empty() ? "" : std::string(1, d)) + item;
+          if (e == std::string::npos) break;
+          b = e;
+        }
+        value = joined;
+      }
       args.push_back("--" + key + "=" + value);
     }
   }
