@@ -13,11 +13,25 @@ int device_count() {
   return n;
 }
 
+namespace {
+__global__ void probe_kernel() {}
+}  // namespace
+
 Context& ctx() {
   static Context* c = [] {
     auto* k = new Context;  // never destroyed: kernels may still run at static destruction
     DALE_CUDA_CHECK(cudaGetDevice(&k->device));
     DALE_CUDA_CHECK(cudaGetDeviceProperties(&k->prop, k->device));
+    // A GPU of another architecture than the build's has no kernel image: say so now, not at the
+    // first launch of a training step.
+    cudaFuncAttributes attr{};
+    if (const cudaError_t e = cudaFuncGetAttributes(&attr, probe_kernel); e != cudaSuccess) {
+      cudaGetLastError();
+      throw Error(fmt::format("{} (sm_{}{}) cannot run this build's kernels ({}); rebuild with "
+                              "tools/build -DCMAKE_CUDA_ARCHITECTURES={}{}",
+                              k->prop.name, k->prop.major, k->prop.minor, cudaGetErrorString(e), k->prop.major,
+                              k->prop.minor));
+    }
     DALE_CUDA_CHECK(cudaStreamCreateWithFlags(&k->stream, cudaStreamNonBlocking));
     DALE_CUBLAS_CHECK(cublasCreate(&k->cublas));
     DALE_CUBLAS_CHECK(cublasSetStream(k->cublas, k->stream));

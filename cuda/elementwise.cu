@@ -16,6 +16,7 @@ __global__ void map_kernel(int64_t n, const float* a, const float* b, const floa
   }
 }
 
+// s must not point into y (the CPU reads s[0] once; here every thread reads it).
 __global__ void add_scalar_ptr_kernel(int64_t n, const float* s, float alpha, float* y) {
   const float v = alpha * s[0];
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)

@@ -15,13 +15,13 @@
 namespace dale::cuda {
 namespace {
 
-// Size classes: multiples of 512 bytes up to 1 MiB, then powers of two (bounded waste, few lists).
+// Size classes: multiples of 512 bytes up to 1 MiB, then of 2 MiB (bounded waste, and a large
+// request never rounds up to far more than it needs).
 size_t size_class(size_t bytes) {
   if (bytes == 0) bytes = 1;
   if (bytes <= (1u << 20)) return (bytes + 511) / 512 * 512;
-  size_t c = size_t(1) << 20;
-  while (c < bytes) c <<= 1;
-  return c;
+  const size_t two_mib = size_t(2) << 20;
+  return (bytes + two_mib - 1) / two_mib * two_mib;
 }
 
 struct Cache {
@@ -51,14 +51,17 @@ void* take(size_t bytes) {
     if (e == cudaErrorMemoryAllocation) {  // release the cache and try once more
       cudaGetLastError();
       DALE_CUDA_CHECK(cudaStreamSynchronize(stream()));
-      for (auto& [k, v] : c.free)
-        for (void* q : v) DALE_CUDA_CHECK(cudaFree(q));
+      const auto lists = std::move(c.free);  // emptied first: a failing cudaFree leaves no stale entry
       c.free.clear();
       c.cached = 0;
+      for (const auto& [k, v] : lists)
+        for (void* q : v) DALE_CUDA_CHECK(cudaFree(q));
       e = cudaMalloc(&p, cls);
     }
-    if (e != cudaSuccess)
+    if (e != cudaSuccess) {
+      cudaGetLastError();  // a caught failure must not resurface at the next, unrelated launch check
       fail("cudaMalloc", fmt::format("{} bytes: {}", cls, cudaGetErrorString(e)).c_str(), __FILE__, __LINE__);
+    }
   }
   c.live[p] = cls;
   return p;

@@ -8,11 +8,11 @@ namespace dale::cuda {
 namespace {
 
 __global__ void col_sum_kernel(int64_t rows, int64_t cols, const float* x, float beta, float* out) {
-  const int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (k >= cols) return;
-  double s = 0;
-  for (int64_t r = 0; r < rows; ++r) s += x[r * cols + k];
-  out[k] = float((beta == 0.f ? 0.0 : beta * double(out[k])) + s);
+  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < cols; k += int64_t(gridDim.x) * blockDim.x) {
+    double s = 0;
+    for (int64_t r = 0; r < rows; ++r) s += x[r * cols + k];
+    out[k] = float((beta == 0.f ? 0.0 : beta * double(out[k])) + s);
+  }
 }
 
 // which = 0: mean, 1: population variance.

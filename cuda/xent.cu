@@ -9,14 +9,15 @@
 namespace dale::cuda {
 namespace {
 
-__global__ void xent_forward_kernel(int64_t rows, int64_t classes, const float* logits, const float* labels,
-                                    float smoothing, float* loss_rows, float* probs) {
-  const int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (r >= rows) return;
+// One row: the CPU's arithmetic (double), for row r.
+__device__ void xent_row(int64_t r, int64_t classes, const float* logits, const float* labels, float smoothing,
+                         float* loss_rows, float* probs) {
   const float* l = logits + r * classes;
   const int y = int(labels[r]);
-  if (y < 0 || y >= classes) {  // cannot throw here: a NaN loss stops training as divergence
-    loss_rows[r] = __int_as_float(0x7fc00000);
+  if (y < 0 || y >= classes) {  // cannot throw here: NaNs stop training as a divergence
+    const float nan = __int_as_float(0x7fc00000);
+    loss_rows[r] = nan;
+    for (int64_t c = 0; c < classes; ++c) probs[r * classes + c] = nan;
     return;
   }
   double mx = l[0];
@@ -31,6 +32,12 @@ __global__ void xent_forward_kernel(int64_t rows, int64_t classes, const float* 
     loss -= double(smoothed_target(int(c), y, smoothing, int(classes))) * logp;
   }
   loss_rows[r] = float(loss);
+}
+
+__global__ void xent_forward_kernel(int64_t rows, int64_t classes, const float* logits, const float* labels,
+                                    float smoothing, float* loss_rows, float* probs) {
+  for (int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; r < rows; r += int64_t(gridDim.x) * blockDim.x)
+    xent_row(r, classes, logits, labels, smoothing, loss_rows, probs);
 }
 
 __global__ void xent_backward_kernel(int64_t rows, int64_t classes, const float* probs, const float* labels,

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "datasets/device_dataset.h"
 #include "datasets/fashion_mnist.h"
 #include "datasets/idx.h"
 #include "datasets/jitter.h"
@@ -490,6 +491,36 @@ TEST_CASE("make_batch: a fixed shift applies the same delta to every image") {
   for (size_t k = 0; k < 12; ++k)
     CHECK(x[k] == std::min(1.0f, float(d.images[k]) / 255.0f + 0.25f));
   CHECK(y == std::vector<int32_t>{1, 2, 3});
+}
+
+TEST_CASE("DeviceDataset: a batch at an offset of an uploaded order equals make_batch of those samples") {
+  Dataset d;
+  d.n = 50;
+  d.dim = 7;
+  d.images.resize(size_t(d.n * d.dim));
+  d.labels.resize(size_t(d.n));
+  for (size_t i = 0; i < d.images.size(); ++i) d.images[i] = uint8_t(i * 37 % 256);
+  for (size_t i = 0; i < d.labels.size(); ++i) d.labels[i] = uint8_t(i * 7 % 10);
+  const DeviceDataset dev(d, Device::CPU);
+  const std::vector<int64_t> order = epoch_order(d.n, true, 11, 2);
+  const auto up = dev.upload_order(order);
+  JitterSpec j;
+  j.eps = 0.6f;
+  for (int64_t start : {int64_t(0), int64_t(13), int64_t(45)}) {
+    CAPTURE(start);
+    const int64_t B = std::min<int64_t>(8, d.n - start);
+    const Batch b = dev.batch(*up, start, B, j, 77, 3);
+    std::vector<float> x(static_cast<size_t>(B * d.dim));
+    std::vector<int32_t> y(static_cast<size_t>(B));
+    make_batch(d, order.data() + start, int(B), j, 77, 3, x.data(), y.data());
+    CHECK(b.x.to_vector() == x);
+    const auto yb = b.y.to_vector();
+    for (int64_t i = 0; i < B; ++i) CHECK(yb[size_t(i)] == float(y[size_t(i)]));
+  }
+  // The identity order is 0..n−1, and an order naming a sample outside the set is refused.
+  const Batch first = dev.batch(*dev.identity(), 0, 2, JitterSpec{}, 0, 0);
+  CHECK(first.y.to_vector() == std::vector<float>{0.f, 7.f});
+  CHECK_THROWS_AS(dev.upload_order({0, 50}), dale::Error);
 }
 
 // ---------------------------------------------------------------------------------------------

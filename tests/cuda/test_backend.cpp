@@ -42,6 +42,9 @@ const float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 const int64_t kCols[] = {1, 7, 33, 234, 500, 784};
 const int64_t kRows[] = {1, 31, 32, 33};
+// Row counts for the kernels that spread rows over threads (xent_forward: 128 per block;
+// count_correct: one block of 256): past one block, and evaluation's batch of 1000.
+const int64_t kManyRows[] = {1, 31, 32, 33, 129, 257, 1000};
 // Flat lengths for the elementwise entries: tiny, the row lengths, matrices, and one big odd one.
 const int64_t kLengths[] = {1, 7, 33, 234, 500, 784, 31 * 33, 32 * 784, 33 * 500, 100003};
 
@@ -247,7 +250,7 @@ TEST_CASE("memory: zero-length fill, copy, map, from_host and to_host write noth
 // ---------------------------------------------------------------------------------------------
 // gemm
 
-TEST_CASE("gemm: every (trans_a, trans_b), alpha ≠ 1, beta 0 and 1, K = 0") {
+TEST_CASE("gemm: every (trans_a, trans_b), alpha ≠ 1, beta 0, 0.5 and 1, K = 0") {
   const int64_t V[] = {1, 7, 33, 234, 500, 784};
   // Two cyclic families: every size appears in every position (M, N, K), without the whole cube.
   std::vector<std::array<int64_t, 3>> sizes;
@@ -264,7 +267,7 @@ TEST_CASE("gemm: every (trans_a, trans_b), alpha ≠ 1, beta 0 and 1, K = 0") {
   for (const auto& [M, N, K] : sizes)
     for (bool ta : {false, true})
       for (bool tb : {false, true})
-        for (float beta : {0.f, 1.f}) {
+        for (float beta : {0.f, 0.5f, 1.f}) {
           CAPTURE(M);
           CAPTURE(N);
           CAPTURE(K);
@@ -313,7 +316,7 @@ const MapCase kMapCases[] = {
 };
 }  // namespace
 
-TEST_CASE("map: every MapOp, beta 0 and 1") {
+TEST_CASE("map: every MapOp, beta 0, 0.5 and 1") {
   // Every enumerator from Copy to the last one, DivGradDen, has exactly one case, in order.
   REQUIRE(std::size(kMapCases) == size_t(MapOp::DivGradDen) + 1);
   for (size_t k = 0; k < std::size(kMapCases); ++k) REQUIRE(size_t(kMapCases[k].op) == k);
@@ -321,7 +324,7 @@ TEST_CASE("map: every MapOp, beta 0 and 1") {
   const float s = 0.375f;
   for (const MapCase& mc : kMapCases)
     for (int64_t n : kLengths)
-      for (float beta : {0.f, 1.f}) {
+      for (float beta : {0.f, 0.5f, 1.f}) {
         INFO("map " << std::string(mc.name));
         CAPTURE(n);
         CAPTURE(beta);
@@ -342,7 +345,7 @@ TEST_CASE("map: every MapOp, beta 0 and 1") {
 
 TEST_CASE("map: in place (y aliases a)") {
   for (int64_t n : kLengths)
-    for (float beta : {0.f, 1.f}) {
+    for (float beta : {0.f, 0.5f, 1.f}) {
       CAPTURE(n);
       CAPTURE(beta);
       const uint64_t seed = seed_of(4, uint64_t(n), uint64_t(beta));
@@ -387,10 +390,10 @@ TEST_CASE("add_rowvec") {
     }
 }
 
-TEST_CASE("col_sum: beta 0 and 1") {
+TEST_CASE("col_sum: beta 0, 0.5 and 1") {
   for (int64_t rows : kRows)
     for (int64_t cols : kCols)
-      for (float beta : {0.f, 1.f}) {
+      for (float beta : {0.f, 0.5f, 1.f}) {
         CAPTURE(rows);
         CAPTURE(cols);
         CAPTURE(beta);
@@ -456,7 +459,7 @@ TEST_CASE("sum_all") {
 // ---------------------------------------------------------------------------------------------
 // Row normalizations and error normalizations
 
-TEST_CASE("norm_forward and norm_backward: every NormKind, beta 0 and 1") {
+TEST_CASE("norm_forward and norm_backward: every NormKind, beta 0, 0.5 and 1") {
   const std::pair<NormKind, const char*> kinds[] = {
       {NormKind::Layer, "Layer"}, {NormKind::Mean, "Mean"}, {NormKind::Divisive, "Divisive"}};
   for (const auto& [kind, name] : kinds)
@@ -479,7 +482,7 @@ TEST_CASE("norm_forward and norm_backward: every NormKind, beta 0 and 1") {
         // The backward alone: both sides get the CPU's μ and 1/σ.
         const Vec g = random_vector(n, seed + 2);
         DevBuf dg(g), cmu(mu), crstd(rstd);
-        for (float beta : {0.f, 1.f}) {
+        for (float beta : {0.f, 0.5f, 1.f}) {
           CAPTURE(beta);
           Vec dzz = initial_output(n, beta, seed + 3);
           DevBuf ddz(n);
@@ -491,7 +494,7 @@ TEST_CASE("norm_forward and norm_backward: every NormKind, beta 0 and 1") {
       }
 }
 
-TEST_CASE("errnorm_backward: every ErrNorm but None, beta 0 and 1") {
+TEST_CASE("errnorm_backward: every ErrNorm but None, beta 0, 0.5 and 1") {
   const std::pair<ErrNorm, const char*> modes[] = {{ErrNorm::Full, "Full"},
                                                    {ErrNorm::Center, "Center"},
                                                    {ErrNorm::FaCenter, "FaCenter"},
@@ -500,7 +503,7 @@ TEST_CASE("errnorm_backward: every ErrNorm but None, beta 0 and 1") {
   for (const auto& [mode, name] : modes)
     for (int64_t rows : kRows)
       for (int64_t cols : kCols)
-        for (float beta : {0.f, 1.f}) {
+        for (float beta : {0.f, 0.5f, 1.f}) {
           INFO("ErrNorm " << std::string(name));
           CAPTURE(rows);
           CAPTURE(cols);
@@ -541,7 +544,7 @@ Vec random_labels(int64_t rows, uint64_t seed) {
 }  // namespace
 
 TEST_CASE("xent_forward and xent_backward") {
-  for (int64_t rows : kRows) {
+  for (int64_t rows : kManyRows) {
     CAPTURE(rows);
     const int64_t n = rows * kClasses;
     const uint64_t seed = seed_of(13, uint64_t(rows));
@@ -565,7 +568,7 @@ TEST_CASE("xent_forward and xent_backward") {
 }
 
 TEST_CASE("count_correct: exact count, ties go to the first maximum") {
-  for (int64_t rows : kRows) {
+  for (int64_t rows : kManyRows) {
     CAPTURE(rows);
     const uint64_t seed = seed_of(14, uint64_t(rows));
     Vec logits = random_vector(rows * kClasses, seed, -4.f, 4.f);
