@@ -246,6 +246,15 @@ EvalResult evaluate(Network& net, const DeviceDataset& d, const JitterSpec& j, u
 // ---------------------------------------------------------------------------------------------
 // Training
 
+Tensor train_step(Network& net, Optimizer& opt, const Batch& batch) {
+  Tensor logits = net.forward(batch.x, true);
+  Tensor task = cross_entropy(logits, batch.y, 0.1f);
+  Tensor local = net.local_loss();
+  backward(local.defined() ? add(task, local) : task);
+  opt.step();
+  return task;
+}
+
 TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
                    const std::function<void(const json&)>& on_record) {
   TrainConfig c = c0;
@@ -259,6 +268,7 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
                                  data.train.n));
 
   c.model.inputs = data.train.dim;
+  c.model.seed = c.seed;  // --train.seed seeds the initialization too, not only data order and jitter
   Network net(c.model);
   if (!c.init.empty()) net.load_state(read_safetensors(c.init), c.init);
   Optimizer opt(net.parameters(), c.opt);
@@ -390,11 +400,7 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
     for (int64_t k = 0; k < steps_per_epoch; ++k) {
       DALE_RANGE("step");
       const Batch batch = train_set.batch(*order, k * B, std::min(B, n - k * B), train_jitter, c.seed, uint32_t(epoch));
-      Tensor logits = net.forward(batch.x, true);
-      Tensor task = cross_entropy(logits, batch.y, 0.1f);
-      Tensor local = net.local_loss();
-      backward(local.defined() ? add(task, local) : task);
-      opt.step();
+      const Tensor task = train_step(net, opt, batch);
       ++s.steps;
       ++steps_this_epoch;
       accumulate(task_acc, task);

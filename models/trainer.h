@@ -60,6 +60,10 @@ struct TrainSummary {
   int64_t resumed_from = 0;    // the checkpoint's epoch when resuming, else 0
 };
 
+// One optimizer step on a batch: forward, cross-entropy (smoothing 0.1) plus the local losses,
+// backward, update. Returns the task loss (on the device; reading it synchronizes).
+Tensor train_step(Network& net, Optimizer& opt, const Batch& batch);
+
 // Appends one JSON line to `path` crash-safely (one write; a torn last line is closed first).
 void append_line(const std::string& path, const std::string& line);
 // The records of JSON Lines files, in order; a torn (unparsable) last line of a file is skipped

@@ -322,6 +322,23 @@ TEST_CASE("train: the same command twice gives the same records and the same che
 }
 
 // ---------------------------------------------------------------------------------------------
+// --train.seed seeds the initialization (it once seeded only data order and jitter, so every
+// seed of a comparison and every configuration of a sweep started from the same weights).
+TEST_CASE("train: --train.seed seeds the initial weights") {
+  Workspace ws;
+  auto init = [&](const std::string& seed, const std::string& name) {
+    REQUIRE_RUN(run_dale(ws, train_args(ws, {"--model.variant", "inorm+", "--exp.max_steps", "0", "--train.seed",
+                                             seed, "--exp.ckpt", ws.out(name)})),
+                0);
+    return read_safetensors(ws.out(name));
+  };
+  const SafetensorsFile a = init("0", "a.safetensors"), b = init("1", "b.safetensors"),
+                        a2 = init("0", "a2.safetensors");
+  REQUIRE(a.find("fc0.Wex"));
+  CHECK(a.find("fc0.Wex")->data != b.find("fc0.Wex")->data);
+  CHECK(a.find("fc0.Wex")->data == a2.find("fc0.Wex")->data);
+}
+
 TEST_CASE("train: --exp.max_steps and --exp.init") {
   Workspace ws;
   const std::string init = ws.out("init.safetensors");
