@@ -4,6 +4,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include "cuda/cublas_api.h"
 #include "framework/check.h"
 
 namespace dale::cuda {
@@ -25,7 +26,7 @@ namespace dale::cuda {
   do {                                                                                    \
     const cublasStatus_t dale_st_ = (call);                                               \
     if (dale_st_ != CUBLAS_STATUS_SUCCESS)                                                \
-      ::dale::cuda::fail(#call, cublasGetStatusString(dale_st_), __FILE__, __LINE__);     \
+      ::dale::cuda::fail(#call, ::dale::cuda::cublas_api().status_string(dale_st_), __FILE__, __LINE__); \
   } while (0)
 
 // After a <<<…>>> launch: a bad configuration is reported at once (asynchronous faults surface

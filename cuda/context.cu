@@ -1,6 +1,7 @@
 // The CUDA context (see context.h).
 #include "cuda/check.h"
 #include "cuda/context.h"
+#include "cuda/cublas_api.h"
 
 namespace dale::cuda {
 
@@ -33,10 +34,11 @@ Context& ctx() {
                               k->prop.minor));
     }
     DALE_CUDA_CHECK(cudaStreamCreateWithFlags(&k->stream, cudaStreamNonBlocking));
-    DALE_CUBLAS_CHECK(cublasCreate(&k->cublas));
-    DALE_CUBLAS_CHECK(cublasSetStream(k->cublas, k->stream));
+    const CublasApi& blas = cublas_api();
+    DALE_CUBLAS_CHECK(blas.create(&k->cublas));
+    DALE_CUBLAS_CHECK(blas.set_stream(k->cublas, k->stream));
     // Plain FP32 GEMMs (no TF32): the GPU must agree with the CPU reference to 1e-4.
-    DALE_CUBLAS_CHECK(cublasSetMathMode(k->cublas, CUBLAS_DEFAULT_MATH));
+    DALE_CUBLAS_CHECK(blas.set_math_mode(k->cublas, CUBLAS_DEFAULT_MATH));
     return k;
   }();
   return *c;

@@ -4,6 +4,7 @@
 // leading dimension (the row-major row length).
 #include "cuda/check.h"
 #include "cuda/context.h"
+#include "cuda/cublas_api.h"
 #include "cuda/kernels.h"
 
 namespace dale::cuda {
@@ -21,7 +22,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
     return;
   }
   DALE_CHECK(M <= INT32_MAX && N <= INT32_MAX && K <= INT32_MAX, "gemm: {}×{}×{} is too large for cuBLAS", M, N, K);
-  DALE_CUBLAS_CHECK(cublasSgemm(ctx().cublas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+  DALE_CUBLAS_CHECK(cublas_api().sgemm(ctx().cublas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
                                 int(N), int(M), int(K), &alpha, B, int(ldb), A, int(lda), &beta, C, int(ldc)));
 }
 
