@@ -1,0 +1,108 @@
+// `dale bench`: training throughput of the study's networks in this process — steps per second
+// at the given batch size (after warm-up; the data on the device, no I/O, no logging), and the
+// time of one epoch with evaluation projected from it (60 000 / B steps + one measured pass over
+// the jittered train and test sets). bench/peer.sh runs it beside bench/torch_peer.py.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include "datasets/device_dataset.h"
+#include "framework/check.h"
+#include "models/trainer.h"
+#include "tools/dale/commands.h"
+#include "tools/dale/experiment_cli.h"
+#include "tools/dale/train_flags.h"
+
+namespace dale::cli {
+
+struct BenchRow {
+  std::string variant;
+  int64_t width = 0, batch = 0, steps = 0;
+  double steps_per_s = 0, eval_s = 0, epoch_s = 0;
+};
+
+static BenchRow bench_variant(TrainConfig c, const std::string& variant, const FashionMNIST& data, int64_t warmup,
+                              int64_t steps) {
+  c.model.variant = variant;
+  c.model.inputs = data.train.dim;
+  c.model.seed = c.seed;
+  Network net(c.model);
+  Optimizer opt(net.parameters(), c.opt);
+  const Device dev = c.model.device;
+  const DeviceDataset train_set(data.train, dev), test_set(data.test, dev);
+  const int64_t n = data.train.n, B = c.batch_size;
+  const auto order = train_set.upload_order(epoch_order(n, true, c.seed, 1));
+  const JitterSpec jitter{c.brightness_factor, false, 0.f};
+  auto run = [&](int64_t from, int64_t count) {
+    Tensor loss;
+    for (int64_t k = from; k < from + count; ++k) {
+      const int64_t start = (k * B) % (n - B + 1);  // wraps around the epoch
+      loss = train_step(net, opt, train_set.batch(*order, start, B, jitter, c.seed, 1));
+    }
+    const float v = loss.item();  // waits for the device
+    if (!std::isfinite(v)) throw Error(fmt::format("dale bench: {} diverged (loss {})", variant, v), kExitDiverged);
+  };
+  using clock = std::chrono::steady_clock;
+  run(0, warmup);
+  const auto t0 = clock::now();
+  run(warmup, steps);
+  const auto t1 = clock::now();
+  evaluate(net, train_set, jitter, c.seed + 1, 1, c.eval_batch);
+  evaluate(net, test_set, jitter, c.seed + 2, 1, c.eval_batch);
+  const auto t2 = clock::now();
+
+  BenchRow r{variant, c.model.width > 0 ? c.model.width : find_variant(variant).default_width, B, steps};
+  r.steps_per_s = double(steps) / std::chrono::duration<double>(t1 - t0).count();
+  r.eval_s = std::chrono::duration<double>(t2 - t1).count();
+  r.epoch_s = double((n + B - 1) / B) / r.steps_per_s + r.eval_s;
+  return r;
+}
+
+static void add_bench(CLI::App& app) {
+  auto f = std::make_shared<TrainFlags>();
+  auto variants = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"ei-ln+", "inorm-", "inorm+"});
+  auto steps = std::make_shared<int64_t>(500);
+  auto warmup = std::make_shared<int64_t>(50);
+  auto json_out = std::make_shared<std::string>();
+  CLI::App* c = app.add_subcommand("bench", "training steps per second and epoch time of the study's networks");
+  add_train_flags(c, f, /*with_run_flags=*/false);
+  c->add_option("--variants", *variants, "comma-separated variants")->delimiter(',')->capture_default_str();
+  c->add_option("--steps", *steps, "timed optimizer steps per variant")->check(CLI::PositiveNumber)->capture_default_str();
+  c->add_option("--warmup", *warmup, "untimed steps first (allocator, caches)")->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  c->add_option("--json", *json_out, "also write the rows as JSON here");
+  c->callback([=]() {
+    TrainConfig base = f->resolve();
+    base.brightness_factor = 0.75f;
+    const auto names = checked_variants(*variants);
+    const FashionMNIST data = load_fashion_mnist(base.data_dir);
+    if (base.batch_size > data.train.n)
+      throw InputError(fmt::format("--train.batch_size: {} is larger than the training set", base.batch_size));
+    std::printf("| variant | width | batch | device | steps/s | µs/step | eval s | s/epoch with eval |\n");
+    std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& v : names) {
+      const BenchRow r = bench_variant(base, v, data, *warmup, *steps);
+      std::printf("| %s | %lld | %lld | %s | %.1f | %.1f | %.2f | %.2f |\n", r.variant.c_str(), (long long)r.width,
+                  (long long)r.batch, device_name(base.model.device), r.steps_per_s, 1e6 / r.steps_per_s, r.eval_s,
+                  r.epoch_s);
+      std::fflush(stdout);
+      rows.push_back({{"side", "dale"}, {"variant", r.variant}, {"width", r.width}, {"batch", r.batch},
+                      {"device", device_name(base.model.device)}, {"mode", "eager"}, {"steps", r.steps},
+                      {"steps_per_s", r.steps_per_s}, {"eval_s", r.eval_s}, {"epoch_s", r.epoch_s}});
+    }
+    if (!json_out->empty()) {
+      const std::string tmp = *json_out + ".tmp";
+      std::ofstream o(tmp);
+      o << rows.dump(2) << "\n";
+      if (!o.good() || (o.close(), std::rename(tmp.c_str(), json_out->c_str()) != 0))
+        throw InputError(fmt::format("--json: cannot write '{}'", *json_out));
+    }
+    set_exit_code(kExitOk);
+  });
+}
+DALE_COMMAND(40, add_bench);
+
+}  // namespace dale::cli
