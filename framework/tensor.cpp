@@ -108,12 +108,14 @@ void Tensor::copy_from(const std::vector<float>& v) {
   DALE_CHECK(int64_t(v.size()) == numel(), "copy_from: {} values into a tensor of shape {}",
              v.size(), shape().str());
   backend(device()).from_host(numel(), v.data(), data());
+  ++p_->version;
 }
 void Tensor::copy_from(const Tensor& src) {
   DALE_CHECK(src.numel() == numel(), "copy_from: shape {} into shape {}", src.shape().str(),
              shape().str());
-  if (src.device() == device()) return backend(device()).copy(numel(), src.data(), data());
-  copy_from(src.to_vector());
+  if (src.device() != device()) return copy_from(src.to_vector());
+  backend(device()).copy(numel(), src.data(), data());
+  ++p_->version;
 }
 Tensor Tensor::to(Device dev) const {
   Tensor t = empty(shape(), dev);

@@ -51,6 +51,7 @@ struct TensorImpl {
   Group group = Group::None;
   bool frozen = false;           // a parameter the optimizer never updates
   std::string name;              // "fc0.Wex" for parameters
+  uint64_t version = 0;          // bumped by copy_from, so facts cached about the values refresh
 };
 
 class Tensor {

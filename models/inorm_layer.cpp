@@ -4,6 +4,8 @@
 // in the sub layer) only.
 #include "models/inorm_layer.h"
 
+#include <algorithm>
+
 #include "framework/ops.h"
 #include "models/init.h"
 
@@ -17,6 +19,7 @@ INormLayer::INormLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode_, f
   Bix = param(inorm_bix(w), {ne, n}, "Bix", Group::Bix, dev);
   Bei = param(std::vector<float>(size_t(ne * ne), 1.f / float(ne)), {ne, ne}, "Bei", Group::Bei,
               dev, /*frozen=*/true);
+  ones_ = Tensor::full({1, ne}, 1.f, dev);
   if (mode == ErrNorm::FaCenter) {
     RngStream fa(fa_seed, fa_stream);
     fa_w = Tensor::from_vector(fa_weights(ne, fa), {ne}, dev);
@@ -27,7 +30,9 @@ Tensor INormLayer::forward(const Tensor& x, bool training) {
   const Tensor xs = stop_grad(x);
   const Tensor e = add_bias(linear(x, Wex), bias);
   const Tensor inh = linear(linear(xs, Wix), Wei);
-  const Tensor zd = sqrt(add_scalar(linear(square(linear(xs, Bix)), Bei), kEpsNorm));
+  const Tensor sq = square(linear(xs, Bix));
+  const Tensor pooled = bei_is_uniform() ? matmul(row_mean(sq), ones_) : linear(sq, Bei);
+  const Tensor zd = sqrt(add_scalar(pooled, kEpsNorm));
   const Tensor z = div(sub(e, stop_grad(inh)), stop_grad(zd));
   local_loss_ = Tensor();
   if (training) {
@@ -36,6 +41,16 @@ Tensor INormLayer::forward(const Tensor& x, bool training) {
     local_loss_ = scale(mean(terms), lambda_var);
   }
   return error_normalize(z, mode, fa_w);
+}
+
+bool INormLayer::bei_is_uniform() {
+  if (Bei.impl()->version != bei_version_) {  // a host read, only after Bei was replaced
+    const std::vector<float> v = Bei.to_vector();
+    const float uniform = 1.f / float(Bei.cols());
+    bei_uniform_ = std::all_of(v.begin(), v.end(), [&](float b) { return b == uniform; });
+    bei_version_ = Bei.impl()->version;
+  }
+  return bei_uniform_;
 }
 
 INormSubLayer::INormSubLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode_, float lambda_,

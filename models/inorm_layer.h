@@ -23,10 +23,21 @@ class INormLayer : public Layer {
              RngStream& rng, Device dev, uint64_t fa_seed = 0, uint64_t fa_stream = kStreamFa);
   Tensor forward(const Tensor& x, bool training) override;
   std::vector<Tensor> parameters() const override { return {Wex, Wix, Wei, bias, Bix, Bei}; }
+  // Whether Bei is 1/ne everywhere (re-read from Bei only when its values were replaced).
+  bool bei_is_uniform();
   Tensor Wex, Wix, Wei, bias, Bix, Bei;
   Tensor fa_w;  // fa_center's fixed lateral weights (ne), undefined for other modes
   ErrNorm mode;
   float lambda_var;
+
+ private:
+  // Bei is frozen at 1/ne (SPEC §7), so s Beiᵀ is each row's mean of s broadcast across the
+  // row: row_mean, then a rank-1 product with ones (1 × ne), instead of an ne × ne GEMM forward
+  // and backward (about 15 % of an I-Norm step's FLOPs). Any other Bei (a checkpoint's, a
+  // test's) takes the GEMM: copy_from bumps Bei's version, and the check is redone then.
+  bool bei_uniform_ = true;
+  uint64_t bei_version_ = 0;
+  Tensor ones_;
 };
 
 class INormSubLayer : public Layer {

@@ -255,6 +255,48 @@ TEST_CASE("I-Norm (mode none): the error reaches x through Wex alone, divided by
   expect_close(gx, to_f(dx), 1e-6, 1e-5, "dL/dx = (R / zd) Wex");
 }
 
+TEST_CASE("I-Norm pooling: Bei = 1/ne takes the row-mean shortcut, any other Bei the GEMM; both match") {
+  const int64_t n = 29, ne = 13, B = 5;
+  RngStream rng(12, kStreamInit);
+  INormLayer L("fc0", n, ne, ErrNorm::Full, 0.5f, rng, Device::CPU);
+  scale_param(L.Bix, 1.7f);  // zd ≠ σ(e), so the pooled variance matters
+  const Tensor x = random_tensor({B, n}, 70, 0.f, 1.f, false);
+  REQUIRE(L.bei_is_uniform());
+  // Uniform Bei: the shortcut against the host formula with the full Bei GEMM, in double.
+  const auto z_short = nograd_forward(L, x, false).to_vector();
+  INormHost h = inorm_host(L, to_d(x), B, n);
+  Mat z(static_cast<size_t>(B * ne));
+  for (size_t i = 0; i < z.size(); ++i) z[i] = (h.e[i] - h.inh[i]) / h.zd[i];
+  expect_close(z_short, to_f(z), 1e-6, 1e-5, "z with Bei = 1/ne (row-mean shortcut)");
+  // Its gradients reach Bix through the shortcut as through the GEMM (the local loss trains Bix).
+  {
+    const Tensor R = random_tensor({B, ne}, 71, -1.f, 1.f, false);
+    Tensor xin = x.clone();
+    backward(add(sum(mul(L.forward(xin, true), R)), L.local_loss()));
+    const auto g_short = L.Bix.grad().to_vector();
+    L.Bix.zero_grad();
+    std::vector<float> same = L.Bei.to_vector();
+    same[0] = std::nextafter(same[0], 1.f);  // one ulp: not uniform any more, pooling ≈ unchanged
+    L.Bei.copy_from(same);  // copy_from bumps Bei's version: the layer re-checks it
+    REQUIRE_FALSE(L.bei_is_uniform());
+    backward(add(sum(mul(L.forward(xin, true), R)), L.local_loss()));
+    expect_close(g_short, L.Bix.grad().to_vector(), 1e-6, 1e-4, "dL/dBix: shortcut vs GEMM");
+  }
+  // A non-uniform Bei (a loaded checkpoint) takes the GEMM and follows it.
+  std::vector<float> bei = L.Bei.to_vector();
+  for (size_t i = 0; i < bei.size(); ++i) bei[i] = 0.5f / float(ne) + float(i % 7) / float(7 * ne);
+  L.Bei.copy_from(bei);
+  REQUIRE_FALSE(L.bei_is_uniform());
+  const auto z_gemm = nograd_forward(L, x, false).to_vector();
+  h = inorm_host(L, to_d(x), B, n);
+  for (size_t i = 0; i < z.size(); ++i) z[i] = (h.e[i] - h.inh[i]) / h.zd[i];
+  expect_close(z_gemm, to_f(z), 1e-6, 1e-5, "z with a non-uniform Bei (GEMM)");
+  CHECK(dale::test::rel_error(z_gemm, z_short) > 1e-3);  // the pooling weights matter: not the shortcut's result
+  // And back to 1/ne: the shortcut again.
+  L.Bei.copy_from(std::vector<float>(size_t(ne * ne), 1.f / float(ne)));
+  CHECK(L.bei_is_uniform());
+}
+
 // ---------------------------------------------------------------------------------------------
 TEST_CASE("I-Norm local loss = λ_var · mean_b(mean_k(u)² + (var_k(u) − 1)²), u = (e − inh)/zd") {
   const std::vector<std::pair<int64_t, int64_t>> sizes = {{97, 33}, {784, 234}};
