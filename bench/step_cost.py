@@ -4,8 +4,9 @@ the floors they imply on an H100 and on the CPU (issue 7, bench/README.md).
 
 Reads the parameter shapes from dale's own checkpoints (dale train --exp.max_steps 0 writes the
 initial weights), so the count follows the code. Every weight matrix W (a × b, b > 1) is one GEMM
-per pass: forward 2·B·a·b FLOPs; backward the same for dW and, except where the input is the
-image batch (nothing upstream needs it), again for dX. Bytes: a lower bound of the parameter
+per pass: forward 2·B·a·b FLOPs; backward the same for dW (not for frozen ones) and, except where
+the input is the image batch (nothing upstream needs it), again for dX. I-Norm's Bei = 1/ne is a
+row mean, not a GEMM. Bytes: a lower bound of the parameter
 traffic — W read in forward and in backward, its gradient written and read back, and the update
 reading p and g and writing p: 6 × 4 bytes per parameter (momentum adds 8). Activations at
 B = 32 are small next to that and left out. Floors: FLOPs / peak FLOP/s and bytes / bandwidth;
@@ -36,16 +37,25 @@ def shapes(dale, variant):
     return {k: v["shape"] for k, v in header.items() if k != "__metadata__"}
 
 
-def cost(shp, batch, image_dim=784):
-    flops = params = 0
+def cost(variant, shp, batch, image_dim=784):
+    """dale's own work: I-Norm's frozen Bei (1/ne) pools by a row mean, no GEMM; its frozen Wei
+    gets no dW. Everything else: forward, dW, and dX unless the input is the image."""
+    inorm = variant.startswith("inorm") and not variant.startswith("inorm-sub")
+    flops = params = traffic = 0
     for name, s in shp.items():
         params += s[0] * s[1]
+        if inorm and name.endswith(".Bei"):  # the row-mean pooling: never read
+            continue
+        traffic += s[0] * s[1]
         if s[1] == 1:  # a bias column: an addition, no GEMM
             continue
-        gemm = 2 * batch * s[0] * s[1]
-        from_image = name.startswith("fc0.") and s[1] == image_dim
-        flops += gemm * (2 if from_image else 3)  # forward, dW, and dX unless the input is the image
-    return flops, params, params * 6 * 4
+        passes = 3
+        if name.startswith("fc0.") and s[1] == image_dim:
+            passes -= 1  # no dX into the image
+        if inorm and name.endswith(".Wei"):
+            passes -= 1  # frozen: no dW
+        flops += 2 * batch * s[0] * s[1] * passes
+    return flops, params, traffic * 6 * 4
 
 
 def main():
@@ -56,7 +66,7 @@ def main():
     print(f"| network | parameters | MFLOP/step | MB/step | {H100['name']} floor (µs) | {CPU2['name']} floor (µs) |")
     print("| --- | --- | --- | --- | --- | --- |")
     for v in ("ei-ln+", "inorm-", "inorm+"):
-        f, p, b = cost(shapes(a.dale, v), a.batch)
+        f, p, b = cost(v, shapes(a.dale, v), a.batch)
         floor = lambda m: 1e6 * max(f / m["flops"], b / m["bytes"])
         print(f"| {v} | {p:,} | {f / 1e6:.1f} | {b / 1e6:.2f} | {floor(H100):.2f} | {floor(CPU2):.0f} |")
 
