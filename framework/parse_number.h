@@ -20,6 +20,15 @@ inline std::optional<int64_t> parse_int(std::string_view s) {
   return v;
 }
 
+// A whole number in uint64 range: decimal digits, no sign, no leading zeros ("0" is fine).
+inline std::optional<uint64_t> parse_uint(std::string_view s) {
+  if (s.empty() || s[0] == '-' || (s.size() > 1 && s[0] == '0')) return std::nullopt;
+  uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
 // A real number ("0.1", "-3", "1e-3", "inf", "nan"): the caller decides which values it allows.
 // Out of double range ("1e999") is no number.
 inline std::optional<double> parse_double(std::string_view s) {

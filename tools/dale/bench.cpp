@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 
 #include "datasets/device_dataset.h"
@@ -14,6 +13,7 @@
 #include "tools/dale/commands.h"
 #include "tools/dale/experiment_cli.h"
 #include "tools/dale/train_flags.h"
+#include "tools/dale/write_atomically.h"
 
 namespace dale::cli {
 
@@ -93,13 +93,7 @@ static void add_bench(CLI::App& app) {
                       {"device", device_name(base.model.device)}, {"mode", "eager"}, {"steps", r.steps},
                       {"steps_per_s", r.steps_per_s}, {"eval_s", r.eval_s}, {"epoch_s", r.epoch_s}});
     }
-    if (!json_out->empty()) {
-      const std::string tmp = *json_out + ".tmp";
-      std::ofstream o(tmp);
-      o << rows.dump(2) << "\n";
-      if (!o.good() || (o.close(), std::rename(tmp.c_str(), json_out->c_str()) != 0))
-        throw InputError(fmt::format("--json: cannot write '{}'", *json_out));
-    }
+    if (!json_out->empty()) write_atomically(*json_out, rows.dump(2) + "\n", "--json");
     set_exit_code(kExitOk);
   });
 }

@@ -13,7 +13,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -27,6 +26,7 @@
 #include "models/trainer.h"
 #include "tools/dale/commands.h"
 #include "tools/dale/stats.h"
+#include "tools/dale/write_atomically.h"
 
 namespace dale::cli {
 namespace {
@@ -240,26 +240,6 @@ std::string csv(const Report& rep, size_t k) {
   return s;
 }
 
-// Writes beside `path` and renames over it, so a reader never sees half a report.
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = fmt::format("{}.tmp{}", path, ::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw InputError(fmt::format("--out: cannot write {} ({})", tmp, std::strerror(errno)));
-    out << text;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw InputError(fmt::format("--out: cannot write {}", tmp));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    throw InputError(fmt::format("--out: cannot write {} ({})", path, std::strerror(err)));
-  }
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -285,7 +265,7 @@ static void add_report(CLI::App& app) {
     if (out->empty())
       std::fwrite(text.data(), 1, text.size(), stdout);
     else
-      write_atomically(*out, text);
+      write_atomically(*out, text, "--out");
     set_exit_code(kExitOk);
   });
 }

@@ -3,7 +3,6 @@
 
 #include <unistd.h>
 
-#include <charconv>
 #include <cstdint>
 
 #include "framework/backend.h"
@@ -39,21 +38,15 @@ TrainConfig TrainFlags::resolve() const {
 // unsigned option takes "-1" (and any overflow) as 2^64 − 1. The integer flags accept plain
 // decimal only; validate() then checks the range with a message naming the flag.
 static std::string whole_number(const std::string& s, bool allow_negative) {
+  if (allow_negative ? bool(parse_int(s)) : bool(parse_uint(s))) return std::string();
+  // Refused: say why.
   const std::string expected = allow_negative ? "expected a whole number" : "expected a whole number ≥ 0";
   const bool negative = !s.empty() && s[0] == '-';
   const std::string digits = negative ? s.substr(1) : s;
   if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || (negative && !allow_negative))
     return fmt::format("{}, got '{}'", expected, s);
   if (digits.size() > 1 && digits[0] == '0') return fmt::format("{} without leading zeros, got '{}'", expected, s);
-  bool fits;
-  if (allow_negative) {
-    int64_t v;
-    fits = std::from_chars(s.data(), s.data() + s.size(), v).ec == std::errc();
-  } else {
-    uint64_t v;
-    fits = std::from_chars(s.data(), s.data() + s.size(), v).ec == std::errc();
-  }
-  return fits ? std::string() : fmt::format("{} is out of range", s);
+  return fmt::format("{} is out of range", s);
 }
 static std::string signed_integer(const std::string& s) { return whole_number(s, true); }
 // CLI11 2.1 reads an empty value as 0 (`--opt.lr ''` would train with lr 0): every real-valued

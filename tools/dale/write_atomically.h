@@ -1,0 +1,11 @@
+// Output files of the dale commands (reports, benchmark JSON): written beside the path and
+// renamed over it, so a reader never sees half a file and a failure leaves none.
+#pragma once
+#include <string>
+
+namespace dale::cli {
+
+// Throws InputError "<flag>: cannot write <path> (reason)"; the temporary file is removed.
+void write_atomically(const std::string& path, const std::string& text, const char* flag);
+
+}  // namespace dale::cli
