@@ -3,9 +3,25 @@
 
 namespace dale::cpu {
 
+// Without momentum (the study's setting) the loop reads p and g once and writes p: memory-bound
+// over every parameter each step (18 % of a CPU inorm+ step when it was one generic loop). The
+// branches on `a` are hoisted out of it and the pointers declared unaliased, so it vectorizes;
+// the per-element rule is still sgd_element's (the same code as the CUDA kernel).
+static void sgd_plain(int64_t n, float* __restrict p, const float* __restrict g, const UpdateArgs& a) {
+  float v = 0.f;
+  if (a.wd > 0.f || a.clamp_nonneg)
+    for (int64_t i = 0; i < n; ++i) sgd_element(p[i], g[i], v, a);
+  else  // the only rule left: p − lr·g
+    for (int64_t i = 0; i < n; ++i) p[i] -= a.lr * g[i];
+}
+
 void sgd_update(int64_t n, float* p, const float* g, float* v, const UpdateArgs& a) {
-  float unused = 0.f;  // v is null without momentum
-  for (int64_t i = 0; i < n; ++i) sgd_element(p[i], g[i], v ? v[i] : unused, a);
+  if (!v || a.momentum <= 0.f) {
+    UpdateArgs plain = a;
+    plain.momentum = 0.f;
+    return sgd_plain(n, p, g, plain);
+  }
+  for (int64_t i = 0; i < n; ++i) sgd_element(p[i], g[i], v[i], a);
 }
 
 void eg_update(int64_t n, float* p, const float* g, const UpdateArgs& a) {
