@@ -27,6 +27,7 @@ const Backend kCudaBackend = {
     .bytes_from_host = bytes_from_host,
     .gather_batch = gather_batch,
     .gemm = gemm,
+    .gemm_batched = gemm_batched,
     .map = map,
     .add_scalar_ptr = add_scalar_ptr,
     .add_rowvec = add_rowvec,

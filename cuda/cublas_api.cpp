@@ -24,6 +24,7 @@ const CublasApi& cublas_api() {
     a.set_stream = reinterpret_cast<decltype(a.set_stream)>(sym("cublasSetStream_v2"));
     a.set_math_mode = reinterpret_cast<decltype(a.set_math_mode)>(sym("cublasSetMathMode"));
     a.sgemm = reinterpret_cast<decltype(a.sgemm)>(sym("cublasSgemm_v2"));
+    a.sgemm_strided_batched = reinterpret_cast<decltype(a.sgemm_strided_batched)>(sym("cublasSgemmStridedBatched"));
     a.status_string = reinterpret_cast<decltype(a.status_string)>(sym("cublasGetStatusString"));
     return a;
   }();

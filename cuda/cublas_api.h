@@ -1,6 +1,6 @@
 // cuBLAS, loaded when the CUDA backend starts rather than when dale starts. Linking libcublas
 // makes every process map and relocate it — over 200 MB resident before the first CPU step —
-// so the five functions dale calls are looked up with dlopen/dlsym on first use instead.
+// so the functions dale calls are looked up with dlopen/dlsym on first use instead.
 #pragma once
 #include <cublas_v2.h>
 
@@ -11,6 +11,7 @@ struct CublasApi {
   decltype(&cublasSetStream_v2) set_stream;
   decltype(&cublasSetMathMode) set_math_mode;
   decltype(&cublasSgemm_v2) sgemm;
+  decltype(&cublasSgemmStridedBatched) sgemm_strided_batched;
   decltype(&cublasGetStatusString) status_string;
 };
 

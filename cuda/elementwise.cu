@@ -23,10 +23,9 @@ __global__ void add_scalar_ptr_kernel(int64_t n, const float* s, float alpha, fl
     y[i] += v;
 }
 
-__global__ void add_rowvec_kernel(int64_t rows, int64_t cols, const float* x, const float* v, float* y) {
-  const int64_t n = rows * cols;
+__global__ void add_rowvec_kernel(int64_t n, int64_t rows, int64_t cols, const float* x, const float* v, float* y) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = x[i] + v[i % cols];
+    y[i] = x[i] + v[i / (rows * cols) * cols + i % cols];
 }
 
 }  // namespace
@@ -54,9 +53,10 @@ void add_scalar_ptr(int64_t n, const float* s, float alpha, float* y) {
   DALE_LAUNCH_CHECK(add_scalar_ptr_kernel);
 }
 
-void add_rowvec(int64_t rows, int64_t cols, const float* x, const float* v, float* y) {
-  if (rows <= 0 || cols <= 0) return;
-  add_rowvec_kernel<<<grid_for(rows * cols), kBlock, 0, stream()>>>(rows, cols, x, v, y);
+void add_rowvec(int64_t batch, int64_t rows, int64_t cols, const float* x, const float* v, float* y) {
+  const int64_t n = batch * rows * cols;
+  if (n <= 0) return;
+  add_rowvec_kernel<<<grid_for(n), kBlock, 0, stream()>>>(n, rows, cols, x, v, y);
   DALE_LAUNCH_CHECK(add_rowvec_kernel);
 }
 

@@ -7,11 +7,15 @@
 namespace dale::cuda {
 namespace {
 
-__global__ void col_sum_kernel(int64_t rows, int64_t cols, const float* x, float beta, float* out) {
-  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < cols; k += int64_t(gridDim.x) * blockDim.x) {
+// One thread per (matrix b, column k) of `batch` stacked rows × cols matrices.
+__global__ void col_sum_kernel(int64_t batch, int64_t rows, int64_t cols, const float* x, float beta, float* out) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < batch * cols;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t b = i / cols, k = i % cols;
+    const float* xb = x + b * rows * cols;
     double s = 0;
-    for (int64_t r = 0; r < rows; ++r) s += x[r * cols + k];
-    out[k] = float((beta == 0.f ? 0.0 : beta * double(out[k])) + s);
+    for (int64_t r = 0; r < rows; ++r) s += xb[r * cols + k];
+    out[i] = float((beta == 0.f ? 0.0 : beta * double(out[i])) + s);
   }
 }
 
@@ -48,9 +52,9 @@ __global__ void sum_all_kernel(int64_t n, const float* x, float* out) {
 
 }  // namespace
 
-void col_sum(int64_t rows, int64_t cols, const float* x, float beta, float* out) {
-  if (cols <= 0) return;
-  col_sum_kernel<<<grid_for(cols), kBlock, 0, stream()>>>(rows, cols, x, beta, out);
+void col_sum(int64_t batch, int64_t rows, int64_t cols, const float* x, float beta, float* out) {
+  if (cols <= 0 || batch <= 0) return;
+  col_sum_kernel<<<grid_for(batch * cols), kBlock, 0, stream()>>>(batch, rows, cols, x, beta, out);
   DALE_LAUNCH_CHECK(col_sum_kernel);
 }
 

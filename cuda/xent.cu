@@ -41,11 +41,12 @@ __global__ void xent_forward_kernel(int64_t rows, int64_t classes, const float* 
 }
 
 __global__ void xent_backward_kernel(int64_t rows, int64_t classes, const float* probs, const float* labels,
-                                     float smoothing, const float* g, float scale, float* dlogits) {
+                                     float smoothing, const float* g, int64_t group_rows, float scale,
+                                     float* dlogits) {
   const int64_t n = rows * classes;
-  const float f = g[0] * scale;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / classes, c = i % classes;
+    const float f = g[r / group_rows] * scale;
     dlogits[i] += f * (probs[i] - smoothed_target(int(c), int(labels[r]), smoothing, int(classes)));
   }
 }
@@ -77,10 +78,10 @@ void xent_forward(int64_t rows, int64_t classes, const float* logits, const floa
 }
 
 void xent_backward(int64_t rows, int64_t classes, const float* probs, const float* labels, float smoothing,
-                   const float* g, float scale, float* dlogits) {
+                   const float* g, int64_t group_rows, float scale, float* dlogits) {
   if (rows <= 0) return;
   xent_backward_kernel<<<grid_for(rows * classes), kBlock, 0, stream()>>>(rows, classes, probs, labels, smoothing,
-                                                                          g, scale, dlogits);
+                                                                          g, group_rows, scale, dlogits);
   DALE_LAUNCH_CHECK(xent_backward_kernel);
 }
 

@@ -51,6 +51,12 @@ struct Backend {
   void (*gemm)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                int64_t ldc);
+  // `batch` independent GEMMs of those shapes (an ensemble's models): operand i of A, B and C
+  // starts at A + i·stride_a, B + i·stride_b, C + i·stride_c.
+  void (*gemm_batched)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb,
+                       int64_t stride_b, float beta, float* C, int64_t ldc, int64_t stride_c,
+                       int64_t batch);
 
   // y = beta·y + apply_map(op, a, b, c, s) elementwise; b, c may be null when op ignores them.
   void (*map)(MapOp op, int64_t n, const float* a, const float* b, const float* c, float s,
@@ -58,9 +64,11 @@ struct Backend {
   // y[i] += alpha · s[0] for all i (broadcast of a device scalar; backward of full reductions).
   void (*add_scalar_ptr)(int64_t n, const float* s, float alpha, float* y);
 
-  // Broadcasts and reductions over a rows × cols matrix.
-  void (*add_rowvec)(int64_t rows, int64_t cols, const float* x, const float* v, float* y);
-  void (*col_sum)(int64_t rows, int64_t cols, const float* x, float beta, float* out);  // out[cols]
+  // Broadcasts and reductions over a rows × cols matrix. add_rowvec and col_sum take `batch`
+  // such matrices stacked (an ensemble's models, 1 for one network), each with its own vector:
+  // y[b, r, k] = x[b, r, k] + v[b, k];  out[b, k] = beta·out[b, k] + Σ_r x[b, r, k].
+  void (*add_rowvec)(int64_t batch, int64_t rows, int64_t cols, const float* x, const float* v, float* y);
+  void (*col_sum)(int64_t batch, int64_t rows, int64_t cols, const float* x, float beta, float* out);
   void (*row_mean)(int64_t rows, int64_t cols, const float* x, float* out);             // out[rows]
   void (*row_var)(int64_t rows, int64_t cols, const float* x, float* out);  // population variance
   // dx += g[r] / cols            (backward of row_mean)
@@ -84,9 +92,11 @@ struct Backend {
   // Forward writes the per-row loss and the softmax probabilities.
   void (*xent_forward)(int64_t rows, int64_t classes, const float* logits, const float* labels,
                        float smoothing, float* loss_rows, float* probs);
-  // dlogits += g[0] · scale · (p − t)   (g is the device scalar gradient of the reduced loss)
+  // dlogits[r] += g[r / group_rows] · scale · (p − t): g is the device gradient of the reduced
+  // loss, one value per group of rows (per model of a stack; group_rows = rows for one network).
   void (*xent_backward)(int64_t rows, int64_t classes, const float* probs, const float* labels,
-                        float smoothing, const float* g, float scale, float* dlogits);
+                        float smoothing, const float* g, int64_t group_rows, float scale,
+                        float* dlogits);
   // out[0] = number of rows whose arg-max equals the label.
   void (*count_correct)(int64_t rows, int64_t classes, const float* logits, const float* labels,
                         float* out);

@@ -25,6 +25,7 @@ inline void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
                             "add_bias for a row vector)",
                             op, a.shape().str(), b.shape().str()));
 }
+inline int64_t stack_size(const Tensor& t) { return t.shape().stack(); }
 // The gradient buffer of t to accumulate into, or null when t takes no gradient.
 inline float* grad_of(const Tensor& t) {
   return t.defined() && t.requires_grad() ? t.grad_for_accumulation().data() : nullptr;

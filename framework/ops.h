@@ -9,6 +9,8 @@
 namespace dale {
 
 // C = op(a) · op(b), op = transpose when the flag is set. linear(x, W) = x Wᵀ (a layer).
+// Two stacks [K, ·, ·] multiply slice by slice (one batched GEMM); a stack times a matrix b
+// multiplies every row of the stack by b (no trans_a).
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
 Tensor linear(const Tensor& x, const Tensor& W);
 
@@ -16,17 +18,18 @@ Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);   // b must have no zero (checked on the CPU)
-Tensor add_bias(const Tensor& x, const Tensor& b);  // x: rows × n, b: n elements (any shape)
+// x: rows × n, b: n elements (any shape); x a stack [K, rows, n]: b has K·n, model k's for slice k.
+Tensor add_bias(const Tensor& x, const Tensor& b);
 Tensor scale(const Tensor& x, float s);
 Tensor add_scalar(const Tensor& x, float s);
 Tensor square(const Tensor& x);
 Tensor sqrt(const Tensor& x);                    // x ≥ 0 (checked on the CPU)
 Tensor relu(const Tensor& x);
 
-Tensor row_mean(const Tensor& x);                // rows × 1: mean_k
-Tensor row_var(const Tensor& x);                 // rows × 1: var_k, population variance
+Tensor row_mean(const Tensor& x);                // rows × 1 ([K, rows, 1] for a stack): mean_k
+Tensor row_var(const Tensor& x);                 // the same shape: var_k, population variance
 Tensor sum(const Tensor& x);                     // [1]
-Tensor mean(const Tensor& x);                    // [1]
+Tensor mean(const Tensor& x);                    // [1]; a stack: [K], each model's own mean
 
 // sg(x): forward identity, backward zero.
 Tensor stop_grad(const Tensor& x);
@@ -39,6 +42,7 @@ Tensor normalize(const Tensor& z, NormKind kind, bool detach);
 Tensor error_normalize(const Tensor& z, ErrNorm mode, const Tensor& w = Tensor());
 
 // Mean over the batch of softmax cross-entropy with label smoothing; labels: rows class ids.
+// Logits of a stack [K, B, classes] (labels K·B): [K], each model's mean over its own batch.
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, float smoothing);
 // Number of rows whose arg-max is the label, as a [1] tensor (not differentiable).
 Tensor count_correct(const Tensor& logits, const Tensor& labels);

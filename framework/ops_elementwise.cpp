@@ -90,16 +90,19 @@ Tensor add_bias(const Tensor& x, const Tensor& b) {
   check_defined("add_bias", x);
   check_defined("add_bias", b);
   check_same_device("add_bias", x, b);
-  if (b.numel() != x.cols())
+  // A stack [K, rows, n] takes K biases (K·n elements, model k's bias for slice k).
+  const int64_t K = stack_size(x);
+  if (b.numel() != x.cols() * K)
     throw Error(fmt::format("add_bias: bias of shape {} ({} elements) for input {} needs {} "
                             "elements",
-                            b.shape().str(), b.numel(), x.shape().str(), x.cols()));
+                            b.shape().str(), b.numel(), x.shape().str(), x.cols() * K));
   Tensor y = Tensor::empty(x.shape(), x.device());
-  backend(x.device()).add_rowvec(x.rows(), x.cols(), x.data(), b.data(), y.data());
+  const int64_t rows = x.rows() / K;
+  backend(x.device()).add_rowvec(K, rows, x.cols(), x.data(), b.data(), y.data());
   if (needs_grad({x, b}))
-    record(y, [x, b](const Tensor& g) {
+    record(y, [x, b, K, rows](const Tensor& g) {
       accumulate(MapOp::Copy, x, g, nullptr, nullptr, 0.f);
-      if (float* db = grad_of(b)) backend(g.device()).col_sum(g.rows(), g.cols(), g.data(), 1.f, db);
+      if (float* db = grad_of(b)) backend(g.device()).col_sum(K, rows, g.cols(), g.data(), 1.f, db);
     });
   return y;
 }

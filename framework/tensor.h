@@ -1,7 +1,9 @@
 // Tensor: a float32 array of rank ≤ 3 on one device, with the autodiff bookkeeping the tape needs.
 // A Tensor is a shared handle (copying it shares storage); storage is owned by the device's
 // backend, which allocates and frees it. Ops treat a tensor as a matrix: rows = product of all
-// dimensions but the last, cols = the last.
+// dimensions but the last, cols = the last. A rank-3 tensor [K, rows, cols] is a stack of K
+// models' matrices (an ensemble trained in lock step): matmul multiplies stack by stack, add_bias
+// adds each model its own bias, mean and cross_entropy reduce each model on its own.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -25,6 +27,7 @@ struct Shape {
   int64_t numel() const;
   int64_t cols() const { return rank == 0 ? 1 : d[rank - 1]; }
   int64_t rows() const { return cols() == 0 ? 0 : numel() / cols(); }
+  int64_t stack() const { return rank == 3 ? d[0] : 1; }  // K of a model stack, else 1
   bool operator==(const Shape& o) const;
   std::string str() const;  // "[32, 784]"
 };

@@ -20,6 +20,7 @@ static const Backend kCpuBackend = {
     .bytes_from_host = cpu::bytes_from_host,
     .gather_batch = cpu::gather_batch,
     .gemm = cpu::gemm,
+    .gemm_batched = cpu::gemm_batched,
     .map = cpu::map,
     .add_scalar_ptr = cpu::add_scalar_ptr,
     .add_rowvec = cpu::add_rowvec,

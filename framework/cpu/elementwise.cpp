@@ -35,9 +35,10 @@ void add_scalar_ptr(int64_t n, const float* s, float alpha, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] += v;
 }
 
-void add_rowvec(int64_t rows, int64_t cols, const float* x, const float* v, float* y) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t k = 0; k < cols; ++k) y[r * cols + k] = x[r * cols + k] + v[k];
+void add_rowvec(int64_t batch, int64_t rows, int64_t cols, const float* x, const float* v, float* y) {
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t r = b * rows; r < (b + 1) * rows; ++r)
+      for (int64_t k = 0; k < cols; ++k) y[r * cols + k] = x[r * cols + k] + v[b * cols + k];
 }
 
 }  // namespace dale::cpu

@@ -13,12 +13,13 @@ void row_moments(const float* x, int64_t cols, double& mean, double& var) {
   var = q / double(cols);  // population variance: divide by the number of units
 }
 
-void col_sum(int64_t rows, int64_t cols, const float* x, float beta, float* out) {
-  for (int64_t k = 0; k < cols; ++k) {
-    double s = 0;
-    for (int64_t r = 0; r < rows; ++r) s += x[r * cols + k];
-    out[k] = float((beta == 0.f ? 0.0 : beta * double(out[k])) + s);
-  }
+void col_sum(int64_t batch, int64_t rows, int64_t cols, const float* x, float beta, float* out) {
+  for (int64_t b = 0; b < batch; ++b, x += rows * cols, out += cols)
+    for (int64_t k = 0; k < cols; ++k) {
+      double s = 0;
+      for (int64_t r = 0; r < rows; ++r) s += x[r * cols + k];
+      out[k] = float((beta == 0.f ? 0.0 : beta * double(out[k])) + s);
+    }
 }
 
 void row_mean(int64_t rows, int64_t cols, const float* x, float* out) {

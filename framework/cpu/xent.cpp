@@ -29,9 +29,9 @@ void xent_forward(int64_t rows, int64_t classes, const float* logits, const floa
 }
 
 void xent_backward(int64_t rows, int64_t classes, const float* probs, const float* labels,
-                   float smoothing, const float* g, float scale, float* dlogits) {
-  const float f = g[0] * scale;
+                   float smoothing, const float* g, int64_t group_rows, float scale, float* dlogits) {
   for (int64_t r = 0; r < rows; ++r) {
+    const float f = g[r / group_rows] * scale;
     const int y = int(labels[r]);
     for (int64_t c = 0; c < classes; ++c)
       dlogits[r * classes + c] +=

@@ -287,6 +287,35 @@ TEST_CASE("gemm: every (trans_a, trans_b), alpha ≠ 1, beta 0, 0.5 and 1, K = 0
         }
 }
 
+TEST_CASE("gemm_batched: an ensemble's shapes, every (trans_a, trans_b), padded strides") {
+  // fc0 of inorm+ (B × n · (ne × n)ᵀ), its weight gradient, and the tiny inhibitory products;
+  // strides larger than a matrix check that each product reads and writes its own slot.
+  const std::array<int64_t, 3> sizes[] = {{32, 234, 784}, {234, 784, 32}, {32, 23, 234}, {1, 7, 33}};
+  for (const auto& [M, N, K] : sizes)
+    for (int64_t batch : {1, 3, 8})
+      for (bool ta : {false, true})
+        for (bool tb : {false, true}) {
+          CAPTURE(M);
+          CAPTURE(N);
+          CAPTURE(K);
+          CAPTURE(batch);
+          CAPTURE(ta);
+          CAPTURE(tb);
+          const int64_t lda = ta ? M : K, ldb = tb ? K : N, ldc = N;
+          const int64_t sa = M * K + 5, sb = K * N + 3, sc = M * N + 7;
+          const uint64_t s = seed_of(21, uint64_t(M * 1000003 + N * 1009 + K), ta * 2 + tb, uint64_t(batch));
+          const Vec A = random_vector(batch * sa, s + 1), B = random_vector(batch * sb, s + 2);
+          Vec C = initial_output(batch * sc, 0.5f, s + 3);
+          DevBuf dA(A), dB(B), dC(batch * sc);
+          init_device_output(dC, C, 0.5f);
+          cpu().gemm_batched(ta, tb, M, N, K, 0.75f, A.data(), lda, sa, B.data(), ldb, sb, 0.5f, C.data(), ldc, sc,
+                             batch);
+          gpu().gemm_batched(ta, tb, M, N, K, 0.75f, dA.ptr(), lda, sa, dB.ptr(), ldb, sb, 0.5f, dC.ptr(), ldc, sc,
+                             batch);
+          check_rel("gemm_batched C", dC.download(), C, kTolGemm);
+        }
+}
+
 // ---------------------------------------------------------------------------------------------
 // map, add_scalar_ptr
 
@@ -375,37 +404,42 @@ TEST_CASE("add_scalar_ptr") {
 // ---------------------------------------------------------------------------------------------
 // Broadcasts and reductions over rows × cols
 
-TEST_CASE("add_rowvec") {
-  for (int64_t rows : kRows)
-    for (int64_t cols : kCols) {
-      CAPTURE(rows);
-      CAPTURE(cols);
-      const uint64_t seed = seed_of(6, uint64_t(rows), uint64_t(cols));
-      const Vec x = random_vector(rows * cols, seed + 1), v = random_vector(cols, seed + 2);
-      Vec y(size_t(rows * cols));
-      DevBuf dx(x), dv(v), dy(rows * cols);
-      cpu().add_rowvec(rows, cols, x.data(), v.data(), y.data());
-      gpu().add_rowvec(rows, cols, dx.ptr(), dv.ptr(), dy.ptr());
-      check_rel("add_rowvec", dy.download(), y, kTolMap);
-    }
-}
-
-TEST_CASE("col_sum: beta 0, 0.5 and 1") {
-  for (int64_t rows : kRows)
-    for (int64_t cols : kCols)
-      for (float beta : {0.f, 0.5f, 1.f}) {
+TEST_CASE("add_rowvec: one matrix and a stack of 3") {
+  for (int64_t batch : {1, 3})
+    for (int64_t rows : kRows)
+      for (int64_t cols : kCols) {
+        CAPTURE(batch);
         CAPTURE(rows);
         CAPTURE(cols);
-        CAPTURE(beta);
-        const uint64_t seed = seed_of(7, uint64_t(rows), uint64_t(cols), uint64_t(beta));
-        const Vec x = random_vector(rows * cols, seed + 1, -0.5f, 1.5f);
-        Vec out = initial_output(cols, beta, seed + 2);
-        DevBuf dx(x), dout(cols);
-        init_device_output(dout, out, beta);
-        cpu().col_sum(rows, cols, x.data(), beta, out.data());
-        gpu().col_sum(rows, cols, dx.ptr(), beta, dout.ptr());
-        check_rel("col_sum", dout.download(), out, kTolMap);
+        const uint64_t seed = seed_of(6, uint64_t(rows), uint64_t(cols), uint64_t(batch));
+        const int64_t n = batch * rows * cols;
+        const Vec x = random_vector(n, seed + 1), v = random_vector(batch * cols, seed + 2);
+        Vec y(static_cast<size_t>(n));
+        DevBuf dx(x), dv(v), dy(n);
+        cpu().add_rowvec(batch, rows, cols, x.data(), v.data(), y.data());
+        gpu().add_rowvec(batch, rows, cols, dx.ptr(), dv.ptr(), dy.ptr());
+        check_rel("add_rowvec", dy.download(), y, kTolMap);
       }
+}
+
+TEST_CASE("col_sum: beta 0, 0.5 and 1; one matrix and a stack of 3") {
+  for (int64_t batch : {1, 3})
+    for (int64_t rows : kRows)
+      for (int64_t cols : kCols)
+        for (float beta : {0.f, 0.5f, 1.f}) {
+          CAPTURE(batch);
+          CAPTURE(rows);
+          CAPTURE(cols);
+          CAPTURE(beta);
+          const uint64_t seed = seed_of(7, uint64_t(rows), uint64_t(cols), uint64_t(beta * 2 + batch * 10));
+          const Vec x = random_vector(batch * rows * cols, seed + 1, -0.5f, 1.5f);
+          Vec out = initial_output(batch * cols, beta, seed + 2);
+          DevBuf dx(x), dout(batch * cols);
+          init_device_output(dout, out, beta);
+          cpu().col_sum(batch, rows, cols, x.data(), beta, out.data());
+          gpu().col_sum(batch, rows, cols, dx.ptr(), beta, dout.ptr());
+          check_rel("col_sum", dout.download(), out, kTolMap);
+        }
 }
 
 TEST_CASE("row_mean and row_var") {
@@ -561,9 +595,17 @@ TEST_CASE("xent_forward and xent_backward") {
     Vec dl = random_vector(n, seed + 3);
     DevBuf cprobs(probs), ddl(dl);
     DevScalar dgs(g);
-    cpu().xent_backward(rows, kClasses, probs.data(), labels.data(), kSmoothing, &g, scale, dl.data());
-    gpu().xent_backward(rows, kClasses, cprobs.ptr(), dlabels.ptr(), kSmoothing, dgs.ptr(), scale, ddl.ptr());
+    cpu().xent_backward(rows, kClasses, probs.data(), labels.data(), kSmoothing, &g, rows, scale, dl.data());
+    gpu().xent_backward(rows, kClasses, cprobs.ptr(), dlabels.ptr(), kSmoothing, dgs.ptr(), rows, scale, ddl.ptr());
     check_rel("xent_backward dlogits", ddl.download(), dl, kTolMap);
+
+    // A stack: groups of 3 rows (the last one shorter) with their own gradient each.
+    const int64_t groups = (rows + 2) / 3;
+    const Vec gs = random_vector(groups, seed + 4, -1.f, 1.f);
+    DevBuf dgv(gs);
+    cpu().xent_backward(rows, kClasses, probs.data(), labels.data(), kSmoothing, gs.data(), 3, scale, dl.data());
+    gpu().xent_backward(rows, kClasses, cprobs.ptr(), dlabels.ptr(), kSmoothing, dgv.ptr(), 3, scale, ddl.ptr());
+    check_rel("xent_backward dlogits, per-group g", ddl.download(), dl, kTolMap);
   }
 }
 
