@@ -28,19 +28,27 @@ Tensor normalize(const Tensor& z, NormKind kind, bool detach) {
 Tensor error_normalize(const Tensor& z, ErrNorm mode, const Tensor& w) {
   DALE_RANGE("error_normalize");
   check_defined("error_normalize", z);
+  // A stack's models each have their own fa_center weights (K·cols, model k's for slice k).
+  const int64_t K = stack_size(z);
   if (mode == ErrNorm::FaCenter) {
-    if (!w.defined() || w.numel() != z.cols())
+    if (!w.defined() || w.numel() != z.cols() * K)
       throw Error(fmt::format("error_normalize: fa_center needs {} weights for input {}, got {}",
-                              z.cols(), z.shape().str(), w.defined() ? w.shape().str() : "none"));
+                              z.cols() * K, z.shape().str(), w.defined() ? w.shape().str() : "none"));
     check_same_device("error_normalize", z, w);
   }
   // A new node over the same values: identity forward without a copy.
   Tensor y = z.detach();
   if (needs_grad({z}))
-    record(y, [z, mode, w](const Tensor& g) {
-      if (float* dz = grad_of(z))
-        backend(g.device()).errnorm_backward(mode, z.rows(), z.cols(), g.data(), z.data(),
-                                             w.defined() ? w.data() : nullptr, 1.f, dz);
+    record(y, [z, mode, w, K](const Tensor& g) {
+      float* dz = grad_of(z);
+      if (!dz) return;
+      const Backend& be = backend(g.device());
+      if (!w.defined())  // row-wise: the stack is just more rows
+        return be.errnorm_backward(mode, z.rows(), z.cols(), g.data(), z.data(), nullptr, 1.f, dz);
+      const int64_t rows = z.rows() / K, n = rows * z.cols();
+      for (int64_t k = 0; k < K; ++k)
+        be.errnorm_backward(mode, rows, z.cols(), g.data() + k * n, z.data() + k * n, w.data() + k * z.cols(),
+                            1.f, dz + k * n);
     });
   return y;
 }
