@@ -20,6 +20,7 @@
 #include "framework/tape.h"
 #include "framework/trace.h"
 #include "models/diagnostics.h"
+#include "models/ensemble.h"
 
 namespace dale {
 
@@ -256,90 +257,164 @@ Tensor train_step(Network& net, Optimizer& opt, const Batch& batch) {
   return task;
 }
 
-TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
-                   const std::function<void(const json&)>& on_record) {
-  TrainConfig c = c0;
-  if (c.run.empty()) c.run = default_run_id(c);
-  validate(c);
-  check_output_path(c.out, "--exp.out", false);  // appended to: a FIFO or /dev/stdout is fine
-  check_output_path(c.ckpt, "--exp.ckpt", true);
+// One model of a (possibly one-model) ensemble run: its configuration, optimizer, evaluation
+// keys, the epoch's loss sums on the device, and its summary.
+struct Member {
+  TrainConfig c;
+  json config;
+  Network* net = nullptr;
+  std::unique_ptr<Optimizer> opt;
+  TrainSummary s;
+  double elapsed0 = 0;
+  uint64_t eval_train_seed = 0, eval_test_seed = 0;
+  JitterSpec train_jitter, test_jitter;
+  Batch diag;                                 // SPEC §10's fixed batch
+  std::shared_ptr<const DeviceBytes> order;   // this epoch's sample order
+  Tensor task_acc;                            // Σ task loss since the epoch began (device)
+  std::vector<Tensor> local_acc;              // Σ local loss per hidden layer (device)
+  std::vector<double> local_sum;
+  double loss_sum = 0;
+  bool done = false;  // diverged and recorded: still stepped (lock step), no longer reported
+};
+
+// The fields that must agree for models to share a step: everything that shapes the step
+// sequence. Seeds, ε, rates, momenta, outputs may differ.
+static void check_lock_step(const std::vector<TrainConfig>& cs) {
+  const TrainConfig& a = cs.front();
+  for (size_t k = 1; k < cs.size(); ++k) {
+    const TrainConfig& b = cs[k];
+    auto same = [&](const char* flag, bool ok) {
+      if (!ok) throw InputError(fmt::format("{}: every model of an ensemble needs the same value (model {} differs)", flag, k));
+    };
+    same("--train.epochs", a.epochs == b.epochs);
+    same("--train.batch_size", a.batch_size == b.batch_size);
+    same("--exp.max_steps", a.max_steps == b.max_steps);
+    same("--train.eval_batch", a.eval_batch == b.eval_batch);
+    same("--model.device", a.model.device == b.model.device);
+    same("--exp.resume", a.resume == b.resume);
+    same("--exp.ckpt", a.ckpt.empty() == b.ckpt.empty() && (a.ckpt.empty() || a.ckpt != b.ckpt));
+  }
+}
+
+std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs, const FashionMNIST& data,
+                                         const std::function<void(const json&)>& on_record) {
+  DALE_CHECK(!configs.empty(), "train_ensemble: no models");
+  std::vector<TrainConfig> cs = configs;
+  for (TrainConfig& c : cs) {
+    if (c.run.empty()) c.run = default_run_id(c);
+    validate(c);
+    check_output_path(c.out, "--exp.out", false);  // appended to: a FIFO or /dev/stdout is fine
+    check_output_path(c.ckpt, "--exp.ckpt", true);
+    c.model.inputs = data.train.dim;
+    c.model.seed = c.seed;  // --train.seed seeds the initialization too, not only data order and jitter
+  }
+  check_lock_step(cs);
+  const TrainConfig& c0 = cs.front();
   if (data.train.n == 0 || data.test.n == 0) throw InputError("dataset: the train or test set is empty");
-  if (c.batch_size > data.train.n)
-    throw InputError(fmt::format("--train.batch_size: {} is larger than the training set ({} images)", c.batch_size,
+  if (c0.batch_size > data.train.n)
+    throw InputError(fmt::format("--train.batch_size: {} is larger than the training set ({} images)", c0.batch_size,
                                  data.train.n));
 
-  c.model.inputs = data.train.dim;
-  c.model.seed = c.seed;  // --train.seed seeds the initialization too, not only data order and jitter
-  Network net(c.model);
-  if (!c.init.empty()) net.load_state(read_safetensors(c.init), c.init);
-  Optimizer opt(net.parameters(), c.opt);
-  const json config = to_json(c);
-  const Device dev = c.model.device;
+  std::vector<NetworkConfig> net_cfgs;
+  for (const TrainConfig& c : cs) net_cfgs.push_back(c.model);
+  Ensemble ens(net_cfgs);
+  const size_t K = ens.size();
+  const Device dev = c0.model.device;
+  std::vector<Member> ms(K);
+  std::vector<Optimizer*> opts;
+  for (size_t k = 0; k < K; ++k) {
+    Member& m = ms[k];
+    m.c = cs[k];
+    m.net = &ens.model(k);
+    if (!m.c.init.empty()) m.net->load_state(read_safetensors(m.c.init), m.c.init);
+    m.opt = std::make_unique<Optimizer>(m.net->parameters(), m.c.opt);
+    opts.push_back(m.opt.get());
+    m.config = to_json(m.c);
+  }
 
-  TrainSummary s;
-  int64_t first_epoch = 1;
-  double elapsed0 = 0;
-  if (c.resume) {
-    if (c.ckpt.empty()) throw InputError("--exp.resume: needs --exp.ckpt, the checkpoint to continue from and to keep writing");
-    if (std::filesystem::exists(c.ckpt)) {
-      const ResumePoint r = load_for_resume(c.ckpt, c, net, opt);
-      first_epoch = r.epoch + 1;
-      s.steps = r.step;
-      s.epochs_done = s.resumed_from = r.epoch;
-      elapsed0 = r.elapsed;
-      if (first_epoch > c.epochs) return s;  // already finished: nothing to do
+  int64_t first_epoch = 1, steps = 0;
+  if (c0.resume) {
+    if (c0.ckpt.empty()) throw InputError("--exp.resume: needs --exp.ckpt, the checkpoint to continue from and to keep writing");
+    for (size_t k = 0; k < K; ++k) {
+      Member& m = ms[k];
+      int64_t epoch = 0, step = 0;
+      if (std::filesystem::exists(m.c.ckpt)) {
+        const ResumePoint r = load_for_resume(m.c.ckpt, m.c, *m.net, *m.opt);
+        epoch = r.epoch, step = r.step, m.elapsed0 = r.elapsed;
+        m.s.epochs_done = m.s.resumed_from = r.epoch;
+      }
+      if (k == 0) first_epoch = epoch + 1, steps = step;
+      if (epoch + 1 != first_epoch || step != steps)
+        throw InputError(fmt::format("--exp.resume: {} ends at epoch {} but {} at epoch {}; models of an ensemble "
+                                     "resume together (train them separately)",
+                                     m.c.ckpt, epoch, ms[0].c.ckpt, first_epoch - 1));
+    }
+    for (Member& m : ms) m.s.steps = steps;
+    if (first_epoch > c0.epochs) {  // already finished: nothing to do
+      std::vector<TrainSummary> out;
+      for (Member& m : ms) out.push_back(m.s);
+      return out;
     }
   }
-  if (c.max_steps == 0) {  // the initial weights, for parity checks
-    save(net, opt, c, 0, 0, false);
-    s.stopped_early = true;
-    return s;
+  ens.values_changed();  // checkpoints and --exp.init were loaded through the models' views
+  auto summaries = [&] {
+    std::vector<TrainSummary> out;
+    for (Member& m : ms) out.push_back(m.s);
+    return out;
+  };
+  if (c0.max_steps == 0) {  // the initial weights, for parity checks
+    for (Member& m : ms) {
+      save(*m.net, *m.opt, m.c, 0, 0, false);
+      m.s.stopped_early = true;
+    }
+    return summaries();
   }
 
-  // Evaluation draws its own jitter: the train set under another key than training used, the
-  // test set under a third, or a fixed shift when --data.brightness_factor_eval is given.
-  const uint64_t eval_train_seed = c.seed + 0x9E3779B97F4A7C15ULL;
-  const uint64_t eval_test_seed = c.seed + 2 * 0x9E3779B97F4A7C15ULL;
-  const JitterSpec train_jitter{c.brightness_factor, false, 0.f};
-  const JitterSpec test_jitter = c.brightness_factor_eval
-                                     ? JitterSpec{0.f, true, *c.brightness_factor_eval}
-                                     : train_jitter;
-
   const auto t0 = std::chrono::steady_clock::now();
-  auto seconds = [&] {
-    return elapsed0 + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  };
+  const auto wall = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   // The data on the training device, copied once.
   const DeviceDataset train_set(data.train, dev), test_set(data.test, dev);
-  // SPEC §10's fixed batch: the first 128 test images, jittered once (epoch key 0).
-  Batch diag;
-  if (c.diagnostics)
-    diag = test_set.batch(*test_set.identity(), 0, std::min<int64_t>(128, data.test.n), test_jitter, eval_test_seed, 0);
+  const size_t L = ens.stack().hidden().size();
+  for (Member& m : ms) {
+    // Evaluation draws its own jitter: the train set under another key than training used, the
+    // test set under a third, or a fixed shift when --data.brightness_factor_eval is given.
+    m.eval_train_seed = m.c.seed + 0x9E3779B97F4A7C15ULL;
+    m.eval_test_seed = m.c.seed + 2 * 0x9E3779B97F4A7C15ULL;
+    m.train_jitter = JitterSpec{m.c.brightness_factor, false, 0.f};
+    m.test_jitter = m.c.brightness_factor_eval ? JitterSpec{0.f, true, *m.c.brightness_factor_eval} : m.train_jitter;
+    // SPEC §10's fixed batch: the first 128 test images, jittered once (epoch key 0).
+    if (m.c.diagnostics)
+      m.diag = test_set.batch(*test_set.identity(), 0, std::min<int64_t>(128, data.test.n), m.test_jitter,
+                              m.eval_test_seed, 0);
+    m.local_acc.assign(L, Tensor());
+    m.local_sum.assign(L, 0.0);
+  }
 
-  // One record per finished epoch (or per divergence, in sweeps); `final` marks a run's last.
   // `what` says what became non-finite and where ("… at epoch 3, step 20").
-  auto diverged_error = [&](const std::string& what, int64_t epoch) {
-    return Error(fmt::format("diverged: {} (global step {}); {}", what, s.steps,
+  auto diverged_error = [&](const Member& m, const std::string& what, int64_t epoch) {
+    return Error(fmt::format("diverged: {}{} (global step {}); {}", K > 1 ? m.c.run + ": " : "", what, m.s.steps,
                              epoch > 1 ? fmt::format("the records and checkpoint of epoch {} are intact", epoch - 1)
                                        : std::string("no epoch had finished")),
                  kExitDiverged);
   };
+  // One record per finished epoch (or per divergence, in sweeps); `final` marks a run's last.
   // Returns whether the run diverged (non-finite evaluation losses count too: the last update of
   // an epoch can break the weights after the step's loss was checked).
-  auto emit = [&](int64_t epoch, const std::vector<double>& local_sum, int64_t steps_this_epoch,
-                  double loss_sum, bool diverged, bool final) {
-    const EvalResult tr = evaluate(net, train_set, train_jitter, eval_train_seed, uint32_t(epoch), c.eval_batch);
-    const EvalResult te = evaluate(net, test_set, test_jitter, eval_test_seed, uint32_t(epoch), c.eval_batch);
+  auto emit = [&](Member& m, int64_t epoch, int64_t steps_this_epoch, bool diverged, bool final) {
+    const TrainConfig& c = m.c;
+    Network& net = *m.net;
+    const EvalResult tr = evaluate(net, train_set, m.train_jitter, m.eval_train_seed, uint32_t(epoch), c.eval_batch);
+    const EvalResult te = evaluate(net, test_set, m.test_jitter, m.eval_test_seed, uint32_t(epoch), c.eval_batch);
     if (!diverged && !(std::isfinite(tr.loss) && std::isfinite(te.loss))) {
       if (!c.record_divergence)
-        throw diverged_error(fmt::format("the evaluation loss became non-finite after the updates of epoch {}", epoch),
+        throw diverged_error(m, fmt::format("the evaluation loss became non-finite after the updates of epoch {}", epoch),
                              epoch);
       diverged = final = true;
     }
     json local = json::object();
     double local_total = 0;
-    for (size_t l = 0; l < local_sum.size(); ++l) {
-      const double v = local_sum[l] / double(std::max<int64_t>(1, steps_this_epoch));
+    for (size_t l = 0; l < m.local_sum.size(); ++l) {
+      const double v = m.local_sum[l] / double(std::max<int64_t>(1, steps_this_epoch));
       local[net.hidden()[l]->name()] = v;
       local_total += v;
     }
@@ -351,7 +426,7 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
                 {"seed", c.seed},
                 {"config_id", c.config_id ? json(*c.config_id) : json(nullptr)},
                 {"epoch", epoch},
-                {"step", s.steps},
+                {"step", m.s.steps},
                 {"train_acc", tr.acc},
                 {"train_loss", tr.loss},
                 {"test_acc", te.acc},
@@ -359,108 +434,143 @@ TrainSummary train(const TrainConfig& c0, const FashionMNIST& data,
                 {"local_loss", local},
                 {"mu", te.mu},
                 {"var", te.var},
-                {"task_loss_running", loss_sum / double(std::max<int64_t>(1, steps_this_epoch))},
-                {"elapsed_s", seconds()},
+                {"task_loss_running", m.loss_sum / double(std::max<int64_t>(1, steps_this_epoch))},
+                {"elapsed_s", m.elapsed0 + wall()},
                 {"diverged", diverged},
                 {"final", final}};
+    if (K > 1) rec["ensemble"] = K;  // trained in lock step with K − 1 others (elapsed_s is shared)
     if (c.diagnostics && !diverged) {
-      const Diagnostics d = diagnose(net, diag.x, diag.y);
+      const Diagnostics d = diagnose(net, m.diag.x, m.diag.y);
       rec["out_cos"] = d.out_cos;
       rec["grad_cos"] = d.grad_cos;
       rec["err_eig"] = d.err_eig;
       rec["local_ln_mse"] = d.local_ln_mse;
     }
-    rec["config"] = config;
+    rec["config"] = m.config;
     if (!c.out.empty()) append_line(c.out, rec.dump(-1, ' ', false, json::error_handler_t::replace));
-    if (!diverged) save(net, opt, c, epoch, s.steps, false);
-    s.final_test_acc = te.acc;
+    if (!diverged) save(net, *m.opt, c, epoch, m.s.steps, false);
+    m.s.final_test_acc = te.acc;
     if (on_record) on_record(rec);
     return diverged;
   };
+  auto all_done = [&] { return std::all_of(ms.begin(), ms.end(), [](const Member& m) { return m.done; }); };
 
-  const int64_t B = c.batch_size, n = data.train.n;
+  const int64_t B = c0.batch_size, n = data.train.n, dim = data.train.dim;
   const int64_t steps_per_epoch = (n + B - 1) / B;
+  const Backend& be = backend(dev);
+  // acc += v[i] in place: no op, no allocation.
+  auto accumulate = [&](Tensor& acc, const Tensor& v, size_t i) {
+    if (!acc.defined()) acc = Tensor::zeros({1}, dev);
+    be.map(MapOp::Copy, 1, v.data() + i, nullptr, nullptr, 0.f, 1.f, acc.data());
+  };
 
-  for (int64_t epoch = first_epoch; epoch <= c.epochs; ++epoch) {
-    const auto order = train_set.upload_order(epoch_order(n, c.shuffle, c.seed, uint32_t(epoch)));
-    double loss_sum = 0, last_progress = seconds();
+  for (int64_t epoch = first_epoch; epoch <= c0.epochs; ++epoch) {
+    for (Member& m : ms) {
+      m.order = train_set.upload_order(epoch_order(n, m.c.shuffle, m.c.seed, uint32_t(epoch)));
+      m.loss_sum = 0;
+      m.task_acc = Tensor();
+      m.local_acc.assign(L, Tensor());
+      m.local_sum.assign(L, 0.0);
+    }
+    double last_progress = wall();
     const double epoch_t0 = last_progress;
-    const size_t L = net.hidden().size();
-    std::vector<double> local_sum(L, 0.0);
     // The epoch's loss sums stay on the device and are read only at the logging interval (every
     // kReadEvery steps, for the progress line, and at the epoch's end): reading a GPU scalar
     // waits for every queued kernel, so a read per step would serialize host and device.
     constexpr int64_t kReadEvery = 100;
-    Tensor task_acc;
-    std::vector<Tensor> local_acc(L);
-    auto accumulate = [&](Tensor& acc, const Tensor& v) {  // acc += v in place: no op, no allocation
-      if (!acc.defined()) acc = Tensor::zeros({1}, dev);
-      backend(dev).map(MapOp::Copy, 1, v.data(), nullptr, nullptr, 0.f, 1.f, acc.data());
-    };
     int64_t steps_this_epoch = 0, last_read = 0;
     for (int64_t k = 0; k < steps_per_epoch; ++k) {
       DALE_RANGE("step");
-      const Batch batch = train_set.batch(*order, k * B, std::min(B, n - k * B), train_jitter, c.seed, uint32_t(epoch));
-      const Tensor task = train_step(net, opt, batch);
-      ++s.steps;
+      const int64_t Bk = std::min(B, n - k * B);
+      Batch batch;
+      if (K == 1) {
+        const Member& m = ms[0];
+        batch = train_set.batch(*m.order, k * B, Bk, m.train_jitter, m.c.seed, uint32_t(epoch));
+      } else {  // each model's own batch (its order, jitter and seed), as one stack
+        batch.x = Tensor::empty({int64_t(K), Bk, dim}, dev);
+        batch.y = Tensor::empty({int64_t(K) * Bk}, dev);
+        for (size_t j = 0; j < K; ++j) {
+          const Member& m = ms[j];
+          const Batch b = train_set.batch(*m.order, k * B, Bk, m.train_jitter, m.c.seed, uint32_t(epoch));
+          be.copy(Bk * dim, b.x.data(), batch.x.data() + int64_t(j) * Bk * dim);
+          be.copy(Bk, b.y.data(), batch.y.data() + int64_t(j) * Bk);
+        }
+      }
+      const Tensor task = ens.train_step(opts, batch.x, batch.y);
+      const auto locals = ens.stack().local_losses();
       ++steps_this_epoch;
-      accumulate(task_acc, task);
-      const auto locals = net.local_losses();
-      for (size_t l = 0; l < L; ++l)
-        if (locals[l].defined()) accumulate(local_acc[l], locals[l]);
+      for (size_t j = 0; j < K; ++j) {
+        Member& m = ms[j];
+        ++m.s.steps;
+        accumulate(m.task_acc, task, j);
+        for (size_t l = 0; l < L; ++l)
+          if (locals[l].defined()) accumulate(m.local_acc[l], locals[l], j);
+      }
 
-      const bool stop = c.max_steps > 0 && s.steps >= c.max_steps;
-      const bool show = c.progress && seconds() - last_progress > 0.5;
+      const int64_t step_no = ms[0].s.steps;
+      const bool stop = c0.max_steps > 0 && step_no >= c0.max_steps;
+      const bool show = c0.progress && wall() - last_progress > 0.5;
       if (!(show || stop || (k + 1) % kReadEvery == 0 || k + 1 == steps_per_epoch)) continue;
 
       // The task loss, and every local loss (they alone train Wix and Bix), must stay finite;
       // a NaN or infinity in any step since the last read shows in the sum.
-      loss_sum = task_acc.item();
-      std::string what = std::isfinite(loss_sum) ? "" : "the task loss";
-      for (size_t l = 0; l < L; ++l) {
-        local_sum[l] = local_acc[l].defined() ? local_acc[l].item() : 0.0;
-        if (!std::isfinite(local_sum[l]) && what.empty()) what = "the local loss of " + net.hidden()[l]->name();
+      for (Member& m : ms) {
+        if (m.done) continue;
+        m.loss_sum = m.task_acc.item();
+        std::string what = std::isfinite(m.loss_sum) ? "" : "the task loss";
+        for (size_t l = 0; l < L; ++l) {
+          m.local_sum[l] = m.local_acc[l].defined() ? m.local_acc[l].item() : 0.0;
+          if (!std::isfinite(m.local_sum[l]) && what.empty()) what = "the local loss of " + m.net->hidden()[l]->name();
+        }
+        if (what.empty()) continue;
+        if (!m.c.record_divergence)
+          throw diverged_error(m, fmt::format("{} became non-finite at epoch {}, between steps {} and {}", what, epoch,
+                                              last_read + 1, k + 1),
+                               epoch);
+        emit(m, epoch, steps_this_epoch, true, true);
+        m.s.diverged = m.done = true;
       }
-      if (!what.empty() && c.record_divergence) {
-        emit(epoch, local_sum, steps_this_epoch, loss_sum, true, true);
-        s.diverged = true;
-        return s;
-      }
-      if (!what.empty())
-        throw diverged_error(fmt::format("{} became non-finite at epoch {}, between steps {} and {}", what, epoch,
-                                         last_read + 1, k + 1),
-                             epoch);
+      if (all_done()) return summaries();
       last_read = k + 1;
 
       if (show) {
-        last_progress = seconds();
-        std::fprintf(stderr, "\r[%s] epoch %lld/%lld  step %lld/%lld  %.0f samples/s  loss %.4f   ",
-                     c.model.variant.c_str(), (long long)epoch, (long long)c.epochs, (long long)(k + 1),
-                     (long long)steps_per_epoch, double((k + 1) * B) / (last_progress - epoch_t0),
-                     loss_sum / double(k + 1));
+        last_progress = wall();
+        std::fprintf(stderr, "\r[%s%s] epoch %lld/%lld  step %lld/%lld  %.0f samples/s  loss %.4f   ",
+                     c0.model.variant.c_str(), K > 1 ? fmt::format(" ×{}", K).c_str() : "", (long long)epoch,
+                     (long long)c0.epochs, (long long)(k + 1), (long long)steps_per_epoch,
+                     double((k + 1) * B * int64_t(K)) / (last_progress - epoch_t0),
+                     ms[0].loss_sum / double(k + 1));
         std::fflush(stderr);
       }
-      if (c.max_steps > 0 && s.steps >= c.max_steps) break;
+      if (stop) break;
     }
-    if (c.progress) std::fprintf(stderr, "\r%100s\r", "");
-    if (c.max_steps > 0 && s.steps >= c.max_steps && steps_this_epoch < steps_per_epoch) {
-      save(net, opt, c, epoch - 1, s.steps, true);  // a partial epoch: checkpoint, no record
-      s.stopped_early = true;
-      return s;
+    if (c0.progress) std::fprintf(stderr, "\r%100s\r", "");
+    const int64_t step_no = ms[0].s.steps;
+    if (c0.max_steps > 0 && step_no >= c0.max_steps && steps_this_epoch < steps_per_epoch) {
+      for (Member& m : ms) {  // a partial epoch: checkpoint, no record
+        if (!m.done) save(*m.net, *m.opt, m.c, epoch - 1, m.s.steps, true);
+        m.s.stopped_early = true;
+      }
+      return summaries();
     }
 
-    const bool last = epoch == c.epochs || (c.max_steps > 0 && s.steps >= c.max_steps);
-    if (emit(epoch, local_sum, steps_this_epoch, loss_sum, false, last)) {
-      s.diverged = true;
-      return s;
+    const bool last = epoch == c0.epochs || (c0.max_steps > 0 && step_no >= c0.max_steps);
+    for (Member& m : ms) {
+      if (m.done) continue;
+      if (emit(m, epoch, steps_this_epoch, false, last)) {
+        m.s.diverged = m.done = true;
+        continue;
+      }
+      m.s.epochs_done = epoch;
+      if (c0.max_steps > 0 && step_no >= c0.max_steps) m.s.stopped_early = epoch < c0.epochs;
     }
-    s.epochs_done = epoch;
-    if (c.max_steps > 0 && s.steps >= c.max_steps) {
-      s.stopped_early = epoch < c.epochs;
-      return s;
-    }
+    if (all_done() || (c0.max_steps > 0 && step_no >= c0.max_steps)) return summaries();
   }
-  return s;
+  return summaries();
+}
+
+TrainSummary train(const TrainConfig& c, const FashionMNIST& data, const std::function<void(const json&)>& on_record) {
+  return train_ensemble({c}, data, on_record)[0];
 }
 
 }  // namespace dale

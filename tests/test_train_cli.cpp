@@ -322,6 +322,51 @@ TEST_CASE("train: the same command twice gives the same records and the same che
 }
 
 // ---------------------------------------------------------------------------------------------
+// --train.models K: K runs in lock step, each writing what it would alone (models/ensemble.h).
+TEST_CASE("train: --train.models 3 gives each model the records and weights of its lone run") {
+  Workspace ws;
+  const std::string out = ws.out("ens.jsonl");
+  const auto common = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = {"--model.variant", "inorm+", "--train.epochs", "2", "--data.brightness_factor",
+                                  "0.5", "--opt.inhib_momentum", "0.5"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return train_args(ws, a);
+  };
+  const RunResult r = run_dale(ws, common({"--train.models", "3", "--train.seed", "5", "--exp.run", "e", "--exp.out",
+                                           out, "--exp.ckpt", ws.out("ens.safetensors")}));
+  REQUIRE_RUN(r, 0);
+  CHECK(lines_of(r.out).size() == 3);  // one final line per model
+  const auto recs = records_of(out);
+  REQUIRE(recs.size() == 6);
+  for (int k = 0; k < 3; ++k) {
+    CAPTURE(k);
+    const std::string lone_out = ws.out("lone" + std::to_string(k) + ".jsonl");
+    const std::string lone_ckpt = ws.out("lone" + std::to_string(k) + ".safetensors");
+    REQUIRE_RUN(run_dale(ws, common({"--train.seed", std::to_string(5 + k), "--exp.out", lone_out, "--exp.ckpt",
+                                     lone_ckpt})),
+                0);
+    std::vector<json> mine;
+    for (const json& rec : recs)
+      if (rec["run"] == "e-model" + std::to_string(k)) mine.push_back(rec);
+    auto lone = records_of(lone_out);
+    REQUIRE(mine.size() == 2);
+    REQUIRE(lone.size() == 2);
+    for (size_t i = 0; i < 2; ++i) {
+      CHECK(mine[i]["ensemble"] == 3);
+      CHECK(mine[i]["seed"] == 5 + k);
+      for (json* rec : {&mine[i], &lone[i]})
+        for (const char* key : {"elapsed_s", "run", "config", "ensemble"}) rec->erase(key);
+      CHECK_MESSAGE(mine[i] == lone[i], "epoch " << i + 1 << ":\n" << mine[i].dump() << "\n" << lone[i].dump());
+    }
+    const std::string ckpt = ws.out("ens.model" + std::to_string(k) + ".safetensors");
+    CHECK(same_tensors(read_safetensors(ckpt), read_safetensors(lone_ckpt)));
+  }
+  // The models are not copies of one another.
+  CHECK_FALSE(same_tensors(read_safetensors(ws.out("ens.model0.safetensors")),
+                           read_safetensors(ws.out("ens.model1.safetensors"))));
+}
+
+// ---------------------------------------------------------------------------------------------
 // --train.seed seeds the initialization (it once seeded only data order and jitter, so every
 // seed of a comparison and every configuration of a sweep started from the same weights).
 TEST_CASE("train: --train.seed seeds the initial weights") {
@@ -527,6 +572,8 @@ TEST_CASE("train: bad input exits 2 with one line naming the flag or file, and w
     expect_bad_input(ws, args({"--model.variant", "inorm++"}), "--model.variant");
     expect_bad_input(ws, args({"--model.hidden_layer_width", "-3"}), "--model.hidden_layer_width");
     expect_bad_input(ws, args({"--train.batch_size", "0"}), "--train.batch_size");
+    expect_bad_input(ws, args({"--train.models", "0"}), "--train.models");
+    expect_bad_input(ws, args({"--train.models", "-2"}), "--train.models");
     expect_bad_input(ws, args({"--opt.lr", "-1"}), "--opt.lr");
     expect_bad_input(ws, args({"--opt.lr", "nan"}), "--opt.lr");
     expect_bad_input(ws, args({"--train.epochs", "0"}), "--train.epochs");

@@ -98,6 +98,11 @@ void add_train_flags(CLI::App* t, const std::shared_ptr<TrainFlags>& f, bool wit
   t->add_option("--exp.run", c.run, "run id in the records (default: variant-epsε-seedN)");
   t->add_option("--exp.max_steps", c.max_steps, "stop after N optimizer steps (0: write the initial weights)")
       ->check(signed_integer);
+  t->add_option("--train.models", f->models,
+                "train K models in lock step as one ensemble: seeds seed … seed + K − 1, run ids and checkpoints "
+                "suffixed -model<k>")
+      ->check(signed_integer)
+      ->capture_default_str();
   t->add_flag("--exp.resume", c.resume,
               "continue from --exp.ckpt's last finished epoch if it exists (else start): bit-identical to an uninterrupted run");
 }

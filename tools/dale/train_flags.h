@@ -16,6 +16,7 @@ struct TrainFlags {
   double eval_shift = 0;
   CLI::Option* eval_shift_opt = nullptr;
   int shuffle = 1, nesterov = 0;
+  int64_t models = 1;  // --train.models (dale train only)
   bool quiet = false;
   // The validated configuration (device checked, strings parsed). Throws InputError.
   TrainConfig resolve() const;
