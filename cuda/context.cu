@@ -37,6 +37,15 @@ Context& ctx() {
     const CublasApi& blas = cublas_api();
     DALE_CUBLAS_CHECK(blas.create(&k->cublas));
     DALE_CUBLAS_CHECK(blas.set_stream(k->cublas, k->stream));
+    // A workspace of our own, set after set_stream (which resets it to cuBLAS's default pool):
+    // with the default, cuBLAS under stream capture may take its workspace with cudaMallocAsync,
+    // i.e. allocation nodes inside our graph, and a new one per capture (cuBLAS docs, "CUDA
+    // Graphs Support"; PyTorch sets one for the same reason). Size as cublasSetWorkspace's docs
+    // recommend (32 MiB from Hopper on, 4 MiB before); never freed, like the context.
+    const size_t workspace = size_t(k->prop.major >= 9 ? 32 : 4) << 20;
+    void* ws = nullptr;
+    DALE_CUDA_CHECK(cudaMalloc(&ws, workspace));
+    DALE_CUBLAS_CHECK(blas.set_workspace(k->cublas, ws, workspace));
     // Plain FP32 GEMMs (no TF32): the GPU must agree with the CPU reference to 1e-4.
     DALE_CUBLAS_CHECK(blas.set_math_mode(k->cublas, CUBLAS_DEFAULT_MATH));
     return k;

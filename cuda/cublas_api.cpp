@@ -23,6 +23,7 @@ const CublasApi& cublas_api() {
     a.create = reinterpret_cast<decltype(a.create)>(sym("cublasCreate_v2"));
     a.set_stream = reinterpret_cast<decltype(a.set_stream)>(sym("cublasSetStream_v2"));
     a.set_math_mode = reinterpret_cast<decltype(a.set_math_mode)>(sym("cublasSetMathMode"));
+    a.set_workspace = reinterpret_cast<decltype(a.set_workspace)>(sym("cublasSetWorkspace_v2"));
     a.sgemm = reinterpret_cast<decltype(a.sgemm)>(sym("cublasSgemm_v2"));
     a.sgemm_strided_batched = reinterpret_cast<decltype(a.sgemm_strided_batched)>(sym("cublasSgemmStridedBatched"));
     a.status_string = reinterpret_cast<decltype(a.status_string)>(sym("cublasGetStatusString"));
