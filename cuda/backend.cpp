@@ -26,6 +26,7 @@ const Backend kCudaBackend = {
     .free_bytes = free_bytes,
     .bytes_from_host = bytes_from_host,
     .gather_batch = gather_batch,
+    .advance_cursor = advance_cursor,
     .gemm = gemm,
     .gemm_batched = gemm_batched,
     .map = map,

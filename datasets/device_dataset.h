@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "datasets/batch_cursor.h"
 #include "datasets/fashion_mnist.h"
 #include "datasets/jitter.h"
 #include "framework/backend.h"
@@ -44,8 +45,17 @@ class DeviceDataset {
   // The samples order[start, start + B): δ per image from `j` (datasets/jitter.h).
   Batch batch(const DeviceBytes& order, int64_t start, int64_t B, const JitterSpec& j, uint64_t seed,
               uint32_t epoch) const;
+  // The same batch at start = the cursor's position, read on the device, then the cursor moves
+  // on by B: the form a captured training step uses (datasets/batch_cursor.h). The caller keeps
+  // position + B within the order (the device cannot check it without a host read).
+  Batch next_batch(const DeviceBytes& order, BatchCursor& cursor, int64_t B, const JitterSpec& j, uint64_t seed,
+                   uint32_t epoch) const;
 
  private:
+  // B samples from order[(*start or 0) + i].
+  Batch gather(const int64_t* order, const int64_t* start, int64_t B, const JitterSpec& j, uint64_t seed,
+               uint32_t epoch) const;
+
   int64_t n_, dim_;
   Device dev_;
   std::unique_ptr<DeviceBytes> images_, labels_;

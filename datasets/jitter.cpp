@@ -18,7 +18,7 @@ void make_batch(const Dataset& d, const int64_t* indices, int B, const JitterSpe
                indices[i], d.n);
   // The CPU backend's gather_batch is the one batch kernel of the host (labels come as floats).
   std::vector<float> yf(static_cast<size_t>(B));
-  backend(Device::CPU).gather_batch(B, d.dim, d.images.data(), d.labels.data(), indices,
+  backend(Device::CPU).gather_batch(B, d.dim, d.images.data(), d.labels.data(), indices, nullptr,
                                     BatchJitter{j.eps, j.shift, j.fixed, seed, epoch}, x, yf.data());
   for (int i = 0; i < B; ++i) y[i] = int32_t(yf[size_t(i)]);
 }

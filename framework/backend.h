@@ -41,11 +41,16 @@ struct Backend {
   void (*free_bytes)(void* p);
   void (*bytes_from_host)(int64_t bytes, const void* host, void* dst);
 
-  // One batch (SPEC §1) from a dataset on this device: for i < B, s = order[i],
+  // One batch (SPEC §1) from a dataset on this device: for i < B, s = order[start + i],
   //   x[i, k] = jitter_pixel(images[s·dim + k], δ_s), y[i] = labels[s] (as float),
   // δ_s = j.shift if j.fixed, else jitter_delta(seed, epoch, s, j.eps) — datasets/jitter.h's code.
+  // `start` is a device int64 read when the kernel runs (null = 0), not a host value: a
+  // captured step replays the same launch, and the cursor it reads selects each replay's batch.
   void (*gather_batch)(int64_t B, int64_t dim, const uint8_t* images, const uint8_t* labels,
-                       const int64_t* order, const BatchJitter& j, float* x, float* y);
+                       const int64_t* order, const int64_t* start, const BatchJitter& j, float* x,
+                       float* y);
+  // cursor[0] += by, on the device, in stream order (moves a batch cursor past its batch).
+  void (*advance_cursor)(int64_t* cursor, int64_t by);
 
   // C = alpha · op(A) · op(B) + beta · C, op(X) = X or Xᵀ; A is M×K after op, B is K×N.
   void (*gemm)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,

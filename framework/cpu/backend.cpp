@@ -19,6 +19,7 @@ static const Backend kCpuBackend = {
     .free_bytes = cpu::free_bytes,
     .bytes_from_host = cpu::bytes_from_host,
     .gather_batch = cpu::gather_batch,
+    .advance_cursor = cpu::advance_cursor,
     .gemm = cpu::gemm,
     .gemm_batched = cpu::gemm_batched,
     .map = cpu::map,

@@ -20,7 +20,8 @@ void bytes_from_host(int64_t bytes, const void* host, void* dst) {
 }
 
 void gather_batch(int64_t B, int64_t dim, const uint8_t* images, const uint8_t* labels, const int64_t* order,
-                  const BatchJitter& j, float* x, float* y) {
+                  const int64_t* start, const BatchJitter& j, float* x, float* y) {
+  if (start) order += *start;
   for (int64_t i = 0; i < B; ++i) {
     const int64_t s = order[i];
     const float delta = j.fixed ? j.shift : jitter_delta(j.seed, j.epoch, uint64_t(s), j.eps);
@@ -29,5 +30,7 @@ void gather_batch(int64_t B, int64_t dim, const uint8_t* images, const uint8_t* 
     y[i] = float(labels[s]);
   }
 }
+
+void advance_cursor(int64_t* cursor, int64_t by) { *cursor += by; }
 
 }  // namespace dale::cpu
