@@ -110,6 +110,18 @@ struct Backend {
   void (*sgd_update)(int64_t n, float* p, const float* g, float* v, const UpdateArgs& a);
   void (*eg_update)(int64_t n, float* p, const float* g, const UpdateArgs& a);
   void (*adamw_update)(int64_t n, float* p, const float* g, float* m, float* v, const UpdateArgs& a);
+
+  // CUDA graphs: null on the CPU, which has none (framework/step_graph.h runs the step directly).
+  // Between graph_begin and graph_end every kernel, copy and cuBLAS call is recorded instead of
+  // run, and no host synchronization, host read or fresh device allocation may happen (each
+  // throws). Every buffer allocated or freed while recording joins the graph's private memory
+  // pool, never handed to another allocation while the graph exists, since replays write it.
+  // graph_end returns the instantiated graph (or throws, the capture abandoned); graph_launch
+  // queues one replay; graph_destroy frees the graph and returns its pool to the cache.
+  void (*graph_begin)();
+  void* (*graph_end)();
+  void (*graph_launch)(void* graph);
+  void (*graph_destroy)(void* graph);
 };
 
 const Backend& backend(Device d);

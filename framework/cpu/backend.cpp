@@ -40,6 +40,11 @@ static const Backend kCpuBackend = {
     .sgd_update = cpu::sgd_update,
     .eg_update = cpu::eg_update,
     .adamw_update = cpu::adamw_update,
+    // No CUDA graphs on the CPU: the graph entries stay null.
+    .graph_begin = nullptr,
+    .graph_end = nullptr,
+    .graph_launch = nullptr,
+    .graph_destroy = nullptr,
 };
 
 static const Backend* cpu_probe() { return &kCpuBackend; }
