@@ -107,43 +107,82 @@ std::set<std::string> finished_runs(const std::string& path) {
   return done;
 }
 
+// The epoch a run's checkpoint ends at (0 when there is none, or it cannot be read: the run then
+// starts or fails on its own, as it would unpacked).
+static int64_t checkpoint_epoch(const std::string& ckpt) {
+  if (!std::filesystem::exists(ckpt)) return 0;
+  try {
+    const SafetensorsFile f = read_safetensors(ckpt);
+    const auto it = f.metadata.find("epoch");
+    return it == f.metadata.end() ? -1 : parse_int(it->second).value_or(-1);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
 std::vector<RunResult> execute_runs(const std::vector<PlannedRun>& runs, const FashionMNIST& data,
                                     const std::string& out,
-                                    const std::function<void(const RunResult&, size_t, size_t)>& on_run) {
+                                    const std::function<void(const RunResult&, size_t, size_t)>& on_run,
+                                    int64_t pack) {
+  if (pack < 1) throw InputError(fmt::format("--exp.pack: {} is not ≥ 1", pack));
   const std::set<std::string> done = finished_runs(out);
+  // A per-run checkpoint next to the output lets a killed run continue from its last finished
+  // epoch; it is removed once the run has its final record (also when an earlier, killed
+  // invocation wrote that record but did not get to remove it).
+  const std::filesystem::path ckpt_dir = out + ".ckpt";
+  auto ckpt_of = [&](const PlannedRun& p) { return (ckpt_dir / (p.run + ".safetensors")).string(); };
+  auto remove_checkpoint = [&](const PlannedRun& p) {
+    std::error_code ec;
+    std::filesystem::remove(ckpt_of(p), ec);
+    std::filesystem::remove(ckpt_of(p) + ".tmp", ec);
+  };
   std::vector<RunResult> results;
+  auto report = [&](RunResult r) {
+    results.push_back(r);
+    if (on_run) on_run(r, results.size(), runs.size());
+  };
+  std::vector<bool> taken(runs.size(), false);
+  std::vector<int64_t> resume_epoch(runs.size(), 0);
+  for (size_t i = 0; i < runs.size(); ++i)
+    if (!done.count(runs[i].run)) resume_epoch[i] = checkpoint_epoch(ckpt_of(runs[i]));
   for (size_t i = 0; i < runs.size(); ++i) {
+    if (taken[i]) continue;
     const PlannedRun& p = runs[i];
-    RunResult r{p.run, p.cfg.model.variant, p.cfg.brightness_factor, 0, false, false, 0};
-    // A per-run checkpoint next to the output lets a killed run continue from its last finished
-    // epoch; it is removed once the run has its final record (also when an earlier, killed
-    // invocation wrote that record but did not get to remove it).
-    const std::filesystem::path ckpt_dir = out + ".ckpt";
-    const std::string ckpt = (ckpt_dir / (p.run + ".safetensors")).string();
-    auto remove_checkpoint = [&] {
-      std::error_code ec;
-      std::filesystem::remove(ckpt, ec);
-      std::filesystem::remove(ckpt + ".tmp", ec);
-    };
     if (done.count(p.run)) {
-      r.skipped = true;
-      remove_checkpoint();
-    } else {
-      TrainConfig cfg = p.cfg;
+      taken[i] = true;
+      remove_checkpoint(p);
+      report({p.run, p.cfg.model.variant, p.cfg.brightness_factor, 0, false, true, 0});
+      continue;
+    }
+    // This run and the next unfinished ones that can share its step.
+    std::vector<size_t> members;
+    for (size_t j = i; j < runs.size() && int64_t(members.size()) < pack; ++j) {
+      const TrainConfig &a = p.cfg, &b = runs[j].cfg;
+      if (taken[j] || done.count(runs[j].run) || resume_epoch[j] != resume_epoch[i] ||
+          a.model.variant != b.model.variant || a.model.width != b.model.width)
+        continue;
+      taken[j] = true;
+      members.push_back(j);
+    }
+    std::vector<TrainConfig> cfgs;
+    for (size_t j : members) {
+      TrainConfig cfg = runs[j].cfg;
       cfg.out = out;
       cfg.record_divergence = true;
       std::filesystem::create_directories(ckpt_dir);
-      cfg.ckpt = ckpt;
+      cfg.ckpt = ckpt_of(runs[j]);
       cfg.resume = true;
-      const auto t0 = std::chrono::steady_clock::now();
-      const TrainSummary s = train(cfg, data);
-      r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      r.test_acc = s.final_test_acc;
-      r.diverged = s.diverged;
-      remove_checkpoint();
+      cfgs.push_back(cfg);
     }
-    results.push_back(r);
-    if (on_run) on_run(r, i + 1, runs.size());
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<TrainSummary> ss = train_ensemble(cfgs, data);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (size_t m = 0; m < members.size(); ++m) {
+      const PlannedRun& q = runs[members[m]];
+      remove_checkpoint(q);
+      report({q.run, q.cfg.model.variant, q.cfg.brightness_factor, ss[m].final_test_acc, ss[m].diverged, false,
+              seconds});
+    }
   }
   return results;
 }

@@ -59,8 +59,12 @@ struct RunResult {
 };
 // Runs every planned run not yet finished in `out`, in order; a run interrupted mid-way resumes
 // from its checkpoint in `<out>.ckpt/` (removed when the run finishes). `on_run` sees each result.
+// Up to `pack` runs that can share a step — same variant and width, and resuming from the same
+// epoch — train together as one ensemble (train_ensemble): the same records and checkpoints as
+// one by one, in fewer, larger kernels.
 std::vector<RunResult> execute_runs(const std::vector<PlannedRun>& runs, const FashionMNIST& data,
                                     const std::string& out,
-                                    const std::function<void(const RunResult&, size_t done, size_t total)>& on_run);
+                                    const std::function<void(const RunResult&, size_t done, size_t total)>& on_run,
+                                    int64_t pack = 1);
 
 }  // namespace dale

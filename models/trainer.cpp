@@ -438,7 +438,6 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
                 {"elapsed_s", m.elapsed0 + wall()},
                 {"diverged", diverged},
                 {"final", final}};
-    if (K > 1) rec["ensemble"] = K;  // trained in lock step with K − 1 others (elapsed_s is shared)
     if (c.diagnostics && !diverged) {
       const Diagnostics d = diagnose(net, m.diag.x, m.diag.y);
       rec["out_cos"] = d.out_cos;

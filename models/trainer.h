@@ -79,8 +79,8 @@ TrainSummary train(const TrainConfig& c, const FashionMNIST& data,
 // K runs trained in lock step as one ensemble (models/ensemble.h): each config keeps its own
 // seed, ε, rates, outputs and checkpoint; epochs, batch size, device, max_steps, resume and the
 // network (variant, width, λ) must agree (InputError naming the flag otherwise). Each run's
-// records and checkpoints are those it would write alone (plus "ensemble": K in its records;
-// elapsed_s is the ensemble's wall time). A diverged run is recorded (record_divergence) and its
+// records and checkpoints are those it would write alone (elapsed_s aside: the ensemble's wall
+// time), so a record does not depend on how runs were packed. A diverged run is recorded (record_divergence) and its
 // companions go on. train() is the one-model case.
 std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& cs, const FashionMNIST& data,
                                          const std::function<void(const nlohmann::json&)>& on_record = {});

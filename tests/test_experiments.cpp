@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "datasets/fashion_mnist.h"
 #include "framework/check.h"
@@ -135,4 +136,63 @@ TEST_CASE("a diverged run is recorded as a result, with chance-level accuracy") 
   CHECK(recs[0]["test_acc"].get<double>() < 30.0);
   // Resuming does not train it again.
   CHECK(execute_runs(runs, data, out, {})[0].skipped);
+}
+
+// Packing (execute_runs' `pack`): runs of one variant and width train as one ensemble, and every
+// run's records are those it writes unpacked — also when one member diverges, and when members
+// resume from different epochs (they then go into different packs).
+TEST_CASE("packed runs write the records of unpacked runs") {
+  const dale::test::TempDir tmp;
+  const std::string dir = tmp.str();
+  const FashionMNIST data = synthetic(dir + "/data");
+  TrainConfig base;
+  base.epochs = 2;
+  base.model.width = 12;
+  base.eval_batch = 64;
+  auto runs = plan_compare(base, {"inorm+", "ei"}, {0.f, 0.5f}, {0, 1, 2});
+  runs[2].cfg.opt.lr = 1e20f;  // one member of ei's first pack diverges (as in the case above)
+  auto by_run = [](const std::string& path) {
+    std::map<std::string, std::vector<nlohmann::json>> m;
+    for (auto r : read_records(path)) {
+      for (const char* key : {"elapsed_s", "config"}) r.erase(key);  // config: output paths
+      m[r["run"].get<std::string>()].push_back(r);
+    }
+    return m;
+  };
+  const std::string alone = dir + "/alone.jsonl", packed = dir + "/packed.jsonl";
+  const auto a = execute_runs(runs, data, alone, {}, 1);
+  const auto p = execute_runs(runs, data, packed, {}, 4);
+  REQUIRE(p.size() == runs.size());
+  int diverged = 0;
+  for (const auto& r : p) diverged += r.diverged;
+  CHECK(diverged == 1);
+  const auto ra = by_run(alone), rp = by_run(packed);
+  REQUIRE(ra.size() == runs.size());
+  auto same = [&](const std::map<std::string, std::vector<nlohmann::json>>& x) {
+    for (const auto& [run, recs] : ra) CHECK_MESSAGE((x.count(run) && x.at(run) == recs), run << " differs");
+  };
+  same(rp);
+  // It really packed: the 3 seeds × 2 ε of a variant (pack 4: 4 + 2) share their wall times.
+  std::set<double> times;
+  for (const auto& r : p) times.insert(r.seconds);
+  CHECK(times.size() == 4);
+
+  // Interrupted states: runs[0] finished epoch 1 (a checkpoint), runs[1] none. Packing must not
+  // put them in one ensemble (they resume from different epochs), and the result is unchanged.
+  const std::string resumed = dir + "/resumed.jsonl";
+  std::filesystem::create_directories(resumed + ".ckpt");
+  // Train runs[0] for its first epoch under the resumed experiment's names.
+  TrainConfig c1 = runs[0].cfg;
+  c1.epochs = 1;
+  c1.out = resumed;
+  c1.ckpt = resumed + ".ckpt/" + runs[0].run + ".safetensors";
+  train(c1, data);
+  // Its epoch-1 record was final for a 1-epoch run; rewrite it as the 2-epoch run's (not final).
+  auto recs = read_records(resumed);
+  REQUIRE(recs.size() == 1);
+  std::filesystem::remove(resumed);
+  recs[0]["final"] = false;
+  append_line(resumed, recs[0].dump());
+  const auto r2 = execute_runs(runs, data, resumed, {}, 4);
+  same(by_run(resumed));
 }

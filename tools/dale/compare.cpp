@@ -15,7 +15,8 @@ static void add_compare(CLI::App& app) {
   auto out = std::make_shared<std::string>("runs/compare.jsonl");
   CLI::App* c = app.add_subcommand("compare", "train several variants across brightness values and seeds");
   add_train_flags(c, f, /*with_run_flags=*/false);
-  add_condition_flags(c, *variants, *eps);
+  auto pack = std::make_shared<int64_t>(8);
+  add_condition_flags(c, *variants, *eps, *pack);
   c->add_option("--seeds", *seeds, "seeds 0 … N−1 per condition")->capture_default_str();
   c->add_option("--exp.out", *out, "JSON Lines output (appended; finished runs are skipped)")->capture_default_str();
   c->callback([=]() {
@@ -23,7 +24,7 @@ static void add_compare(CLI::App& app) {
     if (*seeds < 1) throw InputError(fmt::format("--seeds: {} is not ≥ 1", *seeds));
     std::vector<uint64_t> s;
     for (int64_t i = 0; i < *seeds; ++i) s.push_back(uint64_t(i));
-    run_experiment(plan_compare(base, checked_variants(*variants), checked_eps(*eps), s), base, *out);
+    run_experiment(plan_compare(base, checked_variants(*variants), checked_eps(*eps), s), base, *out, *pack);
     set_exit_code(kExitOk);
   });
 }

@@ -12,7 +12,10 @@
 
 namespace dale::cli {
 
-void add_condition_flags(CLI::App* c, std::vector<std::string>& variants, std::vector<float>& eps) {
+void add_condition_flags(CLI::App* c, std::vector<std::string>& variants, std::vector<float>& eps, int64_t& pack) {
+  c->add_option("--exp.pack", pack,
+                "train up to this many runs of one variant and width together, as one ensemble (1: one by one)")
+      ->capture_default_str();
   c->add_option("--variants", variants, "comma-separated variants")->delimiter(',')->capture_default_str();
   c->add_option("--eps", eps, "comma-separated brightness factors ε")
       ->delimiter(',')
@@ -39,8 +42,9 @@ std::vector<std::string> checked_variants(const std::vector<std::string>& v) {
   return v;
 }
 
-void run_experiment(const std::vector<PlannedRun>& runs, const TrainConfig& base, const std::string& out) {
+void run_experiment(const std::vector<PlannedRun>& runs, const TrainConfig& base, const std::string& out, int64_t pack) {
   if (out.empty()) throw InputError("--exp.out: an experiment needs an output file");
+  if (pack < 1) throw InputError(fmt::format("--exp.pack: {} is not ≥ 1", pack));
   if (runs.empty()) {  // a shard beyond the sweep's runs (a SLURM array larger than the sweep)
     std::fprintf(stderr, "dale: no runs in this shard; nothing to do\n");
     return;
@@ -61,7 +65,7 @@ void run_experiment(const std::vector<PlannedRun>& runs, const TrainConfig& base
     else
       std::fprintf(stderr, "[%zu/%zu] %s: test %.2f%%%s  %.1f s\n", done, total, r.run.c_str(), r.test_acc,
                    r.diverged ? " (diverged)" : "", r.seconds);
-  });
+  }, pack);
 
   // The summary reads the output file, so runs finished by an earlier, killed invocation count.
   std::set<std::string> planned;

@@ -12,10 +12,11 @@ namespace dale::cli {
 // Executes `runs` (skipping finished ones), printing "[k/N] run … test_acc" per run, then a
 // Markdown table variant × ε: mean ± sd of final test accuracy (and diverged counts) over every
 // planned run found finished in `out`.
-void run_experiment(const std::vector<PlannedRun>& runs, const TrainConfig& base, const std::string& out);
+void run_experiment(const std::vector<PlannedRun>& runs, const TrainConfig& base, const std::string& out, int64_t pack);
 
-// Registers --variants and --eps ("a,b,c" lists; every item must be a number for --eps).
-void add_condition_flags(CLI::App* cmd, std::vector<std::string>& variants, std::vector<float>& eps);
+// Registers --variants and --eps ("a,b,c" lists; every item must be a number for --eps) and
+// --exp.pack (runs per ensemble, models/experiments.h).
+void add_condition_flags(CLI::App* cmd, std::vector<std::string>& variants, std::vector<float>& eps, int64_t& pack);
 // The lists parsed by CLI11 into these, validated here.
 std::vector<float> checked_eps(const std::vector<float>& eps);
 std::vector<std::string> checked_variants(const std::vector<std::string>& v);

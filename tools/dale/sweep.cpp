@@ -28,7 +28,8 @@ static void add_sweep(CLI::App& app) {
   auto ranges = std::make_shared<SweepRanges>();
   CLI::App* c = app.add_subcommand("sweep", "the study's random-configuration sweep (SPEC §9), resumable and shardable");
   add_train_flags(c, f, /*with_run_flags=*/false);
-  add_condition_flags(c, *variants, *eps);
+  auto pack = std::make_shared<int64_t>(8);
+  add_condition_flags(c, *variants, *eps, *pack);
   c->add_option("--sweep.configs", *configs, "random configurations (the replicates)")->capture_default_str();
   c->add_option("--sweep.seed", *seed, "seed of the configurations")->capture_default_str();
   // A LO HI pair of finite numbers (integers for the width), parsed whole: "100x" or "1e50" (beyond
@@ -77,7 +78,7 @@ static void add_sweep(CLI::App& app) {
                     p.cfg.opt.lr, p.cfg.opt.lr_wix, p.cfg.opt.lr_wei);
       return;
     }
-    run_experiment(mine, base, *out);
+    run_experiment(mine, base, *out, *pack);
     set_exit_code(kExitOk);
   });
 }
