@@ -52,6 +52,7 @@ void Optimizer::step() {
   ++steps_;
   for (Slot& s : slots_) {
     Tensor g = s.p.grad();
+    s.updated_last = g.defined();
     if (!g.defined()) continue;  // not reached by this step's loss (e.g. no local loss)
     const Backend& be = backend(s.p.device());
     const UpdateArgs a = update_args(cfg_, s.p.group(), ++s.updates);
@@ -68,6 +69,11 @@ void Optimizer::step() {
     }
   }
   zero_grad();
+}
+
+void Optimizer::count_replayed_step() {
+  ++steps_;
+  for (Slot& s : slots_) s.updates += s.updated_last ? 1 : 0;
 }
 
 }  // namespace dale

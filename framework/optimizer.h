@@ -37,6 +37,13 @@ class Optimizer {
   void step();
   void zero_grad();
   int64_t steps() const { return steps_; }
+  // CUDA graphs (framework/step_graph.h) replay the update kernels with the arguments they were
+  // recorded with. That is right for SGD and EG, whose arguments do not depend on the step
+  // number, and wrong for AdamW, whose bias correction does: AdamW steps must stay eager.
+  bool graph_safe() const { return cfg_.algorithm != Algorithm::AdamW; }
+  // A replayed step ran the last step's updates on the device without calling step(): advance
+  // the host counters (steps(), each parameter's update count) exactly as that step() did.
+  void count_replayed_step();
   const OptimConfig& config() const { return cfg_; }
   // Optimizer state for checkpoints: tensors "opt.<param>.v" / "opt.<param>.m" and metadata
   // "opt.<param>.updates", "opt.steps". Loading checks names and shapes (InputError naming path).
@@ -47,6 +54,7 @@ class Optimizer {
   struct Slot {
     Tensor p, v, m;  // momentum / second moment (v), first moment (m); allocated on demand
     int64_t updates = 0;  // this parameter's own step count (AdamW's bias correction)
+    bool updated_last = false;  // whether the last step() updated it (it had a gradient)
   };
   std::vector<Slot> slots_;
   OptimConfig cfg_;

@@ -27,6 +27,7 @@
 #include "framework/optimizer.h"
 #include "framework/tape.h"
 #include "models/network.h"
+#include "tests/cuda/suite_main.h"
 #include "tests/testing.h"
 
 using namespace dale;
@@ -905,27 +906,4 @@ TEST_CASE("one training step of ei-ln+ on CUDA equals the CPU step") { check_tra
 
 // ---------------------------------------------------------------------------------------------
 
-int main(int argc, char** argv) {
-  try {
-    if (!dale::backend_available(dale::Device::CUDA)) {
-      // A GPU without a usable backend (registration not linked, or a device that does not
-      // start) is a failure, not a skip.
-      int gpus = 0;
-      if (cudaGetDeviceCount(&gpus) != cudaSuccess) gpus = 0;
-      if (gpus > 0) {
-        std::fprintf(stderr,
-                     "cuda_backend: %d GPU(s) present but the CUDA backend is unavailable (not linked, "
-                     "or the device did not start)\n",
-                     gpus);
-        return 1;
-      }
-      std::fprintf(stderr, "cuda_backend: no GPU present; skipped\n");
-      return 77;
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "cuda_backend: probing the CUDA backend failed: %s\n", e.what());
-    return 1;
-  }
-  doctest::Context ctx(argc, argv);
-  return ctx.run();
-}
+int main(int argc, char** argv) { return dale::test::run_cuda_suite("cuda_backend", argc, argv); }
