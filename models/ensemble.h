@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "datasets/device_dataset.h"
 #include "framework/optimizer.h"
 #include "models/network.h"
 
@@ -43,5 +44,9 @@ class Ensemble {
   std::vector<Tensor> stack_params_;                    // the stack's parameters, in order
   std::vector<std::vector<Tensor>> model_params_;       // per model, the same order
 };
+
+// The K models' batches (each B × dim, B labels) as one stack: x [K, B, dim], y [K·B]; with
+// K = 1 the batch itself.
+Batch stack_batches(const std::vector<Batch>& batches);
 
 }  // namespace dale

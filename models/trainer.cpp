@@ -20,6 +20,8 @@
 #include "framework/tape.h"
 #include "framework/trace.h"
 #include "models/diagnostics.h"
+#include "datasets/batch_cursor.h"
+#include "framework/step_graph.h"
 #include "models/ensemble.h"
 
 namespace dale {
@@ -454,21 +456,29 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
   };
   auto all_done = [&] { return std::all_of(ms.begin(), ms.end(), [](const Member& m) { return m.done; }); };
 
-  const int64_t B = c0.batch_size, n = data.train.n, dim = data.train.dim;
+  const int64_t B = c0.batch_size, n = data.train.n;
   const int64_t steps_per_epoch = (n + B - 1) / B;
   const Backend& be = backend(dev);
-  // acc += v[i] in place: no op, no allocation.
+  // acc += v[i] in place: no op, no allocation (the sums are allocated at each epoch's start, so a
+  // recorded step adds into them rather than creating them).
   auto accumulate = [&](Tensor& acc, const Tensor& v, size_t i) {
-    if (!acc.defined()) acc = Tensor::zeros({1}, dev);
     be.map(MapOp::Copy, 1, v.data() + i, nullptr, nullptr, 0.f, 1.f, acc.data());
   };
+  // On CUDA the step is recorded once per epoch as a graph and replayed (framework/step_graph.h);
+  // each model's batch comes from its device cursor, so a replay fetches the next one.
+  StepGraph graph(dev, c0.cuda_graph, opts);
+  std::vector<std::unique_ptr<BatchCursor>> cursors;
+  for (size_t j = 0; j < K; ++j) cursors.push_back(std::make_unique<BatchCursor>(dev));
 
   for (int64_t epoch = first_epoch; epoch <= c0.epochs; ++epoch) {
+    graph.reset();  // before the buffers it recorded (order, loss sums) are replaced
+    for (auto& cursor : cursors) cursor->set(0);
     for (Member& m : ms) {
       m.order = train_set.upload_order(epoch_order(n, m.c.shuffle, m.c.seed, uint32_t(epoch)));
       m.loss_sum = 0;
-      m.task_acc = Tensor();
-      m.local_acc.assign(L, Tensor());
+      m.task_acc = Tensor::zeros({1}, dev);
+      m.local_acc.clear();
+      for (size_t l = 0; l < L; ++l) m.local_acc.push_back(Tensor::zeros({1}, dev));
       m.local_sum.assign(L, 0.0);
     }
     double last_progress = wall();
@@ -481,30 +491,23 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
     for (int64_t k = 0; k < steps_per_epoch; ++k) {
       DALE_RANGE("step");
       const int64_t Bk = std::min(B, n - k * B);
-      Batch batch;
-      if (K == 1) {
-        const Member& m = ms[0];
-        batch = train_set.batch(*m.order, k * B, Bk, m.train_jitter, m.c.seed, uint32_t(epoch));
-      } else {  // each model's own batch (its order, jitter and seed), as one stack
-        batch.x = Tensor::empty({int64_t(K), Bk, dim}, dev);
-        batch.y = Tensor::empty({int64_t(K) * Bk}, dev);
+      if (Bk != B) graph.reset();  // the epoch's short last batch: other shapes, run eagerly
+      graph.run([&] {
+        std::vector<Batch> own;  // each model's own batch (its order, jitter and seed)
+        for (size_t j = 0; j < K; ++j)
+          own.push_back(train_set.next_batch(*ms[j].order, *cursors[j], Bk, ms[j].train_jitter, ms[j].c.seed,
+                                             uint32_t(epoch)));
+        const Batch batch = stack_batches(own);
+        const Tensor task = ens.train_step(opts, batch.x, batch.y);
+        const auto locals = ens.stack().local_losses();
         for (size_t j = 0; j < K; ++j) {
-          const Member& m = ms[j];
-          const Batch b = train_set.batch(*m.order, k * B, Bk, m.train_jitter, m.c.seed, uint32_t(epoch));
-          be.copy(Bk * dim, b.x.data(), batch.x.data() + int64_t(j) * Bk * dim);
-          be.copy(Bk, b.y.data(), batch.y.data() + int64_t(j) * Bk);
+          accumulate(ms[j].task_acc, task, j);
+          for (size_t l = 0; l < L; ++l)
+            if (locals[l].defined()) accumulate(ms[j].local_acc[l], locals[l], j);
         }
-      }
-      const Tensor task = ens.train_step(opts, batch.x, batch.y);
-      const auto locals = ens.stack().local_losses();
+      });
       ++steps_this_epoch;
-      for (size_t j = 0; j < K; ++j) {
-        Member& m = ms[j];
-        ++m.s.steps;
-        accumulate(m.task_acc, task, j);
-        for (size_t l = 0; l < L; ++l)
-          if (locals[l].defined()) accumulate(m.local_acc[l], locals[l], j);
-      }
+      for (Member& m : ms) ++m.s.steps;
 
       const int64_t step_no = ms[0].s.steps;
       const bool stop = c0.max_steps > 0 && step_no >= c0.max_steps;
@@ -518,7 +521,7 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
         m.loss_sum = m.task_acc.item();
         std::string what = std::isfinite(m.loss_sum) ? "" : "the task loss";
         for (size_t l = 0; l < L; ++l) {
-          m.local_sum[l] = m.local_acc[l].defined() ? m.local_acc[l].item() : 0.0;
+          m.local_sum[l] = m.local_acc[l].item();
           if (!std::isfinite(m.local_sum[l]) && what.empty()) what = "the local loss of " + m.net->hidden()[l]->name();
         }
         if (what.empty()) continue;

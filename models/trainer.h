@@ -38,6 +38,9 @@ struct TrainConfig {
   // Continue from --exp.ckpt's last finished epoch (parameters, optimizer state, epoch, step) when
   // it exists; start fresh when it does not, so the same command starts and resumes a run.
   bool resume = false;
+  // CUDA: record each epoch's step once as a CUDA graph and replay it (framework/step_graph.h);
+  // the same numbers as eager launches. No effect on the CPU.
+  bool cuda_graph = true;
 };
 
 // Checks every field; throws InputError naming the flag (--train.epochs …) and what is expected.

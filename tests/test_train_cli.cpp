@@ -573,6 +573,7 @@ TEST_CASE("train: bad input exits 2 with one line naming the flag or file, and w
     expect_bad_input(ws, args({"--train.batch_size", "0"}), "--train.batch_size");
     expect_bad_input(ws, args({"--train.models", "0"}), "--train.models");
     expect_bad_input(ws, args({"--train.models", "-2"}), "--train.models");
+    expect_bad_input(ws, args({"--exp.cuda_graph", "2"}), "--exp.cuda_graph");
     expect_bad_input(ws, args({"--opt.lr", "-1"}), "--opt.lr");
     expect_bad_input(ws, args({"--opt.lr", "nan"}), "--opt.lr");
     expect_bad_input(ws, args({"--train.epochs", "0"}), "--train.epochs");

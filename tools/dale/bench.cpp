@@ -9,6 +9,8 @@
 
 #include "datasets/device_dataset.h"
 #include "framework/check.h"
+#include "framework/ops.h"
+#include "models/ensemble.h"
 #include "models/trainer.h"
 #include "tools/dale/commands.h"
 #include "tools/dale/experiment_cli.h"
@@ -18,18 +20,30 @@
 namespace dale::cli {
 
 struct BenchRow {
-  std::string variant;
-  int64_t width = 0, batch = 0, steps = 0;
+  std::string variant, mode;
+  int64_t width = 0, batch = 0, steps = 0, models = 1;
   double steps_per_s = 0, eval_s = 0, epoch_s = 0;
 };
 
-static BenchRow bench_variant(TrainConfig c, const std::string& variant, const FashionMNIST& data, int64_t warmup,
-                              int64_t steps) {
+// K models of `variant` (seeds seed … seed + K − 1) trained in lock step (models/ensemble.h);
+// K = 1 is the plain network. steps_per_s counts ensemble steps (model-steps = K × that);
+// eval_s is one evaluation pass of every model; epoch_s one epoch of all K with evaluation.
+static BenchRow bench_variant(TrainConfig c, const std::string& variant, int64_t K, const FashionMNIST& data,
+                              int64_t warmup, int64_t steps) {
   c.model.variant = variant;
   c.model.inputs = data.train.dim;
-  c.model.seed = c.seed;
-  Network net(c.model);
-  Optimizer opt(net.parameters(), c.opt);
+  std::vector<NetworkConfig> cfgs;
+  for (int64_t k = 0; k < K; ++k) {
+    cfgs.push_back(c.model);
+    cfgs.back().seed = c.seed + uint64_t(k);
+  }
+  Ensemble ens(cfgs);
+  std::vector<std::unique_ptr<Optimizer>> opts;
+  std::vector<Optimizer*> opt_ptrs;
+  for (int64_t k = 0; k < K; ++k) {
+    opts.push_back(std::make_unique<Optimizer>(ens.model(size_t(k)).parameters(), c.opt));
+    opt_ptrs.push_back(opts.back().get());
+  }
   const Device dev = c.model.device;
   const DeviceDataset train_set(data.train, dev), test_set(data.test, dev);
   const int64_t n = data.train.n, B = c.batch_size;
@@ -39,9 +53,12 @@ static BenchRow bench_variant(TrainConfig c, const std::string& variant, const F
     Tensor loss;
     for (int64_t k = from; k < from + count; ++k) {
       const int64_t start = (k * B) % (n - B + 1);  // wraps around the epoch
-      loss = train_step(net, opt, train_set.batch(*order, start, B, jitter, c.seed, 1));
+      std::vector<Batch> own;
+      for (int64_t m = 0; m < K; ++m) own.push_back(train_set.batch(*order, start, B, jitter, c.seed + uint64_t(m), 1));
+      const Batch b = stack_batches(own);
+      loss = ens.train_step(opt_ptrs, b.x, b.y);
     }
-    const float v = loss.item();  // waits for the device
+    const float v = sum(loss).item();  // waits for the device
     if (!std::isfinite(v)) throw Error(fmt::format("dale bench: {} diverged (loss {})", variant, v), kExitDiverged);
   };
   using clock = std::chrono::steady_clock;
@@ -49,13 +66,14 @@ static BenchRow bench_variant(TrainConfig c, const std::string& variant, const F
   const auto t0 = clock::now();
   run(warmup, steps);
   const auto t1 = clock::now();
-  evaluate(net, train_set, jitter, c.seed + 1, 1, c.eval_batch);
-  evaluate(net, test_set, jitter, c.seed + 2, 1, c.eval_batch);
+  evaluate(ens.model(0), train_set, jitter, c.seed + 1, 1, c.eval_batch);
+  evaluate(ens.model(0), test_set, jitter, c.seed + 2, 1, c.eval_batch);
   const auto t2 = clock::now();
 
-  BenchRow r{variant, c.model.width > 0 ? c.model.width : find_variant(variant).default_width, B, steps};
+  BenchRow r{variant, K == 1 ? "eager" : fmt::format("ensemble K={}", K),
+             c.model.width > 0 ? c.model.width : find_variant(variant).default_width, B, steps, K};
   r.steps_per_s = double(steps) / std::chrono::duration<double>(t1 - t0).count();
-  r.eval_s = std::chrono::duration<double>(t2 - t1).count();
+  r.eval_s = double(K) * std::chrono::duration<double>(t2 - t1).count();  // each model evaluates alone
   r.epoch_s = double((n + B - 1) / B) / r.steps_per_s + r.eval_s;
   return r;
 }
@@ -66,11 +84,16 @@ static void add_bench(CLI::App& app) {
   auto steps = std::make_shared<int64_t>(500);
   auto warmup = std::make_shared<int64_t>(50);
   auto json_out = std::make_shared<std::string>();
+  auto models = std::make_shared<std::vector<int64_t>>(std::vector<int64_t>{1});
   CLI::App* c = app.add_subcommand("bench", "training steps per second and epoch time of the study's networks");
   add_train_flags(c, f, /*with_run_flags=*/false);
   c->add_option("--variants", *variants, "comma-separated variants")->delimiter(',')->capture_default_str();
   c->add_option("--steps", *steps, "timed optimizer steps per variant")->check(CLI::PositiveNumber)->capture_default_str();
   c->add_option("--warmup", *warmup, "untimed steps first (allocator, caches)")->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  c->add_option("--models", *models,
+                "comma-separated ensemble sizes K (1: the plain network; K > 1: K models in lock step)")
+      ->delimiter(',')
       ->capture_default_str();
   c->add_option("--json", *json_out, "also write the rows as JSON here");
   c->callback([=]() {
@@ -80,19 +103,25 @@ static void add_bench(CLI::App& app) {
     const FashionMNIST data = load_fashion_mnist(base.data_dir);
     if (base.batch_size > data.train.n)
       throw InputError(fmt::format("--train.batch_size: {} is larger than the training set", base.batch_size));
-    std::printf("| variant | width | batch | device | steps/s | µs/step | eval s | s/epoch with eval |\n");
-    std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for (int64_t K : *models)
+      if (K < 1 || K > 4096) throw InputError(fmt::format("--models: {} is not in [1, 4096]", K));
+    std::printf("| variant | width | batch | device | mode | steps/s | model-steps/s | µs/step | eval s | "
+                "s/epoch with eval |\n");
+    std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     nlohmann::json rows = nlohmann::json::array();
-    for (const auto& v : names) {
-      const BenchRow r = bench_variant(base, v, data, *warmup, *steps);
-      std::printf("| %s | %lld | %lld | %s | %.1f | %.1f | %.2f | %.2f |\n", r.variant.c_str(), (long long)r.width,
-                  (long long)r.batch, device_name(base.model.device), r.steps_per_s, 1e6 / r.steps_per_s, r.eval_s,
-                  r.epoch_s);
-      std::fflush(stdout);
-      rows.push_back({{"side", "dale"}, {"variant", r.variant}, {"width", r.width}, {"batch", r.batch},
-                      {"device", device_name(base.model.device)}, {"mode", "eager"}, {"steps", r.steps},
-                      {"steps_per_s", r.steps_per_s}, {"eval_s", r.eval_s}, {"epoch_s", r.epoch_s}});
-    }
+    for (const auto& v : names)
+      for (int64_t K : *models) {
+        const BenchRow r = bench_variant(base, v, K, data, *warmup, *steps);
+        std::printf("| %s | %lld | %lld | %s | %s | %.1f | %.1f | %.1f | %.2f | %.2f |\n", r.variant.c_str(),
+                    (long long)r.width, (long long)r.batch, device_name(base.model.device), r.mode.c_str(),
+                    r.steps_per_s, r.steps_per_s * double(K), 1e6 / r.steps_per_s, r.eval_s, r.epoch_s);
+        std::fflush(stdout);
+        rows.push_back({{"side", "dale"}, {"variant", r.variant}, {"width", r.width}, {"batch", r.batch},
+                        {"device", device_name(base.model.device)}, {"mode", r.mode}, {"models", K},
+                        {"steps", r.steps}, {"steps_per_s", r.steps_per_s},
+                        {"model_steps_per_s", r.steps_per_s * double(K)}, {"eval_s", r.eval_s},
+                        {"epoch_s", r.epoch_s}});
+      }
     if (!json_out->empty()) write_atomically(*json_out, rows.dump(2) + "\n", "--json");
     set_exit_code(kExitOk);
   });

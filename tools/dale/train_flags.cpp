@@ -15,6 +15,8 @@ TrainConfig TrainFlags::resolve() const {
   TrainConfig cfg = c;
   if (shuffle != 0 && shuffle != 1) throw InputError("--train.shuffle: expected 0 or 1");
   if (nesterov != 0 && nesterov != 1) throw InputError("--opt.nesterov: expected 0 or 1");
+  if (cuda_graph != 0 && cuda_graph != 1) throw InputError("--exp.cuda_graph: expected 0 or 1");
+  cfg.cuda_graph = cuda_graph == 1;
   cfg.shuffle = shuffle == 1;
   cfg.opt.nesterov = nesterov == 1;
   cfg.opt.algorithm = parse_algorithm(algorithm);
@@ -86,6 +88,9 @@ void add_train_flags(CLI::App* t, const std::shared_ptr<TrainFlags>& f, bool wit
   t->add_option("--opt.lambda_homeo", c.model.lambda_homeo, "λ of the I-Norm (sub) mean loss")->check(real_number)->capture_default_str();
   t->add_option("--opt.lambda_homeo_var", c.model.lambda_homeo_var, "λ_var of the I-Norm loss")->check(real_number)->capture_default_str();
   t->add_flag("--quiet", f->quiet, "no progress line");
+  t->add_option("--exp.cuda_graph", f->cuda_graph, "1: on CUDA, replay each step as a recorded CUDA graph; 0: eager launches")
+      ->check(signed_integer)
+      ->capture_default_str();
   if (!with_run_flags) return;
   t->add_option("--train.seed", c.seed, "seed of initialization, shuffling and jitter")
       ->check(unsigned_integer)
