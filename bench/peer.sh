@@ -4,7 +4,9 @@
 # installed PyTorch has them), the same variants, batch, steps, data and thread count. Prints and
 # writes bench/results/peer-<device>-<date>.md (+ .json): steps/s, s/epoch with evaluation, and
 # the ratio dale / peer. Run on an otherwise idle machine.
-# Usage: bench/peer.sh [cpu|cuda]   Environment: STEPS (default 500), WARMUP (50), VARIANTS.
+# Usage: bench/peer.sh [cpu|cuda]   Environment: STEPS (default 500), WARMUP (50), VARIANTS,
+# MODELS (dale's ensemble sizes: default 1 on the CPU, 1,8,32,128 on CUDA, where dale also times
+# its CUDA-graph step beside the eager one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 device=${1:-cpu}
@@ -12,6 +14,7 @@ case "$device" in cpu|cuda) ;; *) echo "bench/peer.sh: expected cpu or cuda, got
 steps=${STEPS:-500}
 warmup=${WARMUP:-50}
 variants=${VARIANTS:-ei-ln+,inorm-,inorm+}
+if [ "$device" = cuda ]; then models=${MODELS:-1,8,32,128}; else models=${MODELS:-1}; fi
 data=${DATA:-/usr/share/datasets/fashion-mnist}
 threads=$(nproc)
 tools/setup python3-torch
@@ -21,7 +24,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 echo "bench/peer.sh: dale bench ($device, $steps steps per variant)" >&2
 OPENBLAS_NUM_THREADS=$threads build/dale bench --device "$device" --variants "$variants" --steps "$steps" \
-    --warmup "$warmup" --data.dir "$data" --json "$tmp/dale.json" >&2
+    --warmup "$warmup" --models "$models" --data.dir "$data" --json "$tmp/dale.json" >&2
 echo "bench/peer.sh: bench/torch_peer.py ($device, $steps steps per variant and mode)" >&2
 bench/torch_peer.py --device "$device" --variants "$variants" --steps "$steps" --warmup "$warmup" \
     --mode all --threads "$threads" --data.dir "$data" --json "$tmp/peer.json" >&2
@@ -44,11 +47,12 @@ lines = [f"# dale vs PyTorch peer, {device} ({datetime.datetime.utcnow():%Y-%m-%
          f"- torch: {peer.get('torch', '?') if isinstance(peer, dict) else '?'}",
          f"- command: `bench/peer.sh {device}` ({steps} timed steps per variant after warm-up, batch 32, "
          f"FashionMNIST, ε = 0.75; both sides {threads} threads)", "",
-         "| variant | side | mode | steps/s | s/epoch with eval | dale ÷ this (steps/s) |",
+         "| variant | side | mode | model-steps/s | s/epoch with eval | dale ÷ this (model-steps/s) |",
          "| --- | --- | --- | --- | --- | --- |"]
 for d in dale_rows:
     v = d["variant"]
-    lines.append(f"| {v} | dale | {d['mode']} | {d['steps_per_s']:.1f} | {d['epoch_s']:.2f} | 1.00 |")
+    rate = d.get("model_steps_per_s", d["steps_per_s"])  # an ensemble row: K models per step
+    lines.append(f"| {v} | dale | {d['mode']} | {rate:.1f} | {d['epoch_s']:.2f} | 1.00 |")
     for p in peer_rows:
         if p.get("variant") != v:
             continue
@@ -57,7 +61,7 @@ for d in dale_rows:
             lines.append(f"| {v} | torch | {p.get('mode')} | {p.get('status', p.get('note', 'unavailable'))} | | |")
             continue
         lines.append(f"| {v} | torch | {p.get('mode')} | {sps:.1f} | {p.get('s_per_epoch_with_eval', float('nan')):.2f} "
-                     f"| {d['steps_per_s'] / sps:.2f} |")
+                     f"| {rate / sps:.2f} |")
 text = "\n".join(lines) + "\n"
 open(out + ".md", "w").write(text)
 json.dump({"dale": dale_rows, "peer": peer}, open(out + ".json", "w"), indent=2)

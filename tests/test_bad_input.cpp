@@ -344,6 +344,7 @@ TEST_CASE("bad input: dale compare and dale sweep") {
   expect_bad_input(ws, ws.experiment("sweep", {"--shard", "1/0"}), {"--shard", "0 ≤ i < n"});
   expect_bad_input(ws, ws.experiment("sweep", {"--shard", "half"}), {"--shard", "i/n"});
   expect_bad_input(ws, ws.experiment("sweep", {"--sweep.configs", "0"}), {"--sweep.configs", "≥ 1"});
+  expect_bad_input(ws, ws.experiment("compare", {"--exp.pack", "-1"}), {"--exp.pack", "≥ 0"});
   expect_bad_input(ws, ws.experiment("sweep", {"--sweep.width_range", "500", "100"}),
                    {"--sweep.width_range", "lo ≤ hi"});
   expect_bad_input(ws, ws.experiment("sweep", {"--sweep.lr_range", "0", "1e-2"}), {"--sweep.*_range", "0 < lo ≤ hi"});

@@ -15,7 +15,7 @@ static void add_compare(CLI::App& app) {
   auto out = std::make_shared<std::string>("runs/compare.jsonl");
   CLI::App* c = app.add_subcommand("compare", "train several variants across brightness values and seeds");
   add_train_flags(c, f, /*with_run_flags=*/false);
-  auto pack = std::make_shared<int64_t>(8);
+  auto pack = std::make_shared<int64_t>(0);
   add_condition_flags(c, *variants, *eps, *pack);
   c->add_option("--seeds", *seeds, "seeds 0 … N−1 per condition")->capture_default_str();
   c->add_option("--exp.out", *out, "JSON Lines output (appended; finished runs are skipped)")->capture_default_str();

@@ -14,7 +14,8 @@ namespace dale::cli {
 
 void add_condition_flags(CLI::App* c, std::vector<std::string>& variants, std::vector<float>& eps, int64_t& pack) {
   c->add_option("--exp.pack", pack,
-                "train up to this many runs of one variant and width together, as one ensemble (1: one by one)")
+                "train up to this many runs of one variant and width together, as one ensemble (1: one by one; "
+                "0: 32 on CUDA, 1 on the CPU, where an ensemble step is no faster than its models' steps)")
       ->capture_default_str();
   c->add_option("--variants", variants, "comma-separated variants")->delimiter(',')->capture_default_str();
   c->add_option("--eps", eps, "comma-separated brightness factors ε")
@@ -44,7 +45,8 @@ std::vector<std::string> checked_variants(const std::vector<std::string>& v) {
 
 void run_experiment(const std::vector<PlannedRun>& runs, const TrainConfig& base, const std::string& out, int64_t pack) {
   if (out.empty()) throw InputError("--exp.out: an experiment needs an output file");
-  if (pack < 1) throw InputError(fmt::format("--exp.pack: {} is not ≥ 1", pack));
+  if (pack < 0) throw InputError(fmt::format("--exp.pack: {} is not ≥ 0", pack));
+  if (pack == 0) pack = base.model.device == Device::CUDA ? 32 : 1;
   if (runs.empty()) {  // a shard beyond the sweep's runs (a SLURM array larger than the sweep)
     std::fprintf(stderr, "dale: no runs in this shard; nothing to do\n");
     return;

@@ -28,7 +28,7 @@ static void add_sweep(CLI::App& app) {
   auto ranges = std::make_shared<SweepRanges>();
   CLI::App* c = app.add_subcommand("sweep", "the study's random-configuration sweep (SPEC §9), resumable and shardable");
   add_train_flags(c, f, /*with_run_flags=*/false);
-  auto pack = std::make_shared<int64_t>(8);
+  auto pack = std::make_shared<int64_t>(0);
   add_condition_flags(c, *variants, *eps, *pack);
   c->add_option("--sweep.configs", *configs, "random configurations (the replicates)")->capture_default_str();
   c->add_option("--sweep.seed", *seed, "seed of the configurations")->capture_default_str();
