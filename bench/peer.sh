@@ -6,7 +6,7 @@
 # the ratio dale / peer. Run on an otherwise idle machine.
 # Usage: bench/peer.sh [cpu|cuda]   Environment: STEPS (default 500), WARMUP (50), VARIANTS,
 # MODELS (dale's ensemble sizes: default 1 on the CPU, 1,8,32,128 on CUDA, where dale also times
-# its CUDA-graph step beside the eager one).
+# its CUDA-graph step beside the eager one), PYTHON (default /usr/bin/python3), DALE_BUILD_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 device=${1:-cpu}
@@ -17,20 +17,23 @@ variants=${VARIANTS:-ei-ln+,inorm-,inorm+}
 if [ "$device" = cuda ]; then models=${MODELS:-1,8,32,128}; else models=${MODELS:-1}; fi
 data=${DATA:-/usr/share/datasets/fashion-mnist}
 threads=$(nproc)
-tools/setup python3-torch
-tools/build >/dev/null
+python=${PYTHON:-/usr/bin/python3}
+build=${DALE_BUILD_DIR:-build}
+# PyTorch from Debian unless the Python at hand already has it (a GPU machine's own PyTorch).
+"$python" -c 'import torch' 2>/dev/null || tools/setup python3-torch
+DALE_BUILD_DIR=$build tools/build >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 echo "bench/peer.sh: dale bench ($device, $steps steps per variant)" >&2
-OPENBLAS_NUM_THREADS=$threads build/dale bench --device "$device" --variants "$variants" --steps "$steps" \
+OPENBLAS_NUM_THREADS=$threads $build/dale bench --device "$device" --variants "$variants" --steps "$steps" \
     --warmup "$warmup" --models "$models" --data.dir "$data" --json "$tmp/dale.json" >&2
 echo "bench/peer.sh: bench/torch_peer.py ($device, $steps steps per variant and mode)" >&2
-bench/torch_peer.py --device "$device" --variants "$variants" --steps "$steps" --warmup "$warmup" \
+"$python" bench/torch_peer.py --device "$device" --variants "$variants" --steps "$steps" --warmup "$warmup" \
     --mode all --threads "$threads" --data.dir "$data" --json "$tmp/peer.json" >&2
 
 out=bench/results/peer-$device-$(date +%Y-%m-%d)
-/usr/bin/python3 - "$tmp/dale.json" "$tmp/peer.json" "$out" "$device" "$steps" "$threads" <<'PY'
+"$python" - "$tmp/dale.json" "$tmp/peer.json" "$out" "$device" "$steps" "$threads" <<'PY'
 import json, subprocess, sys, datetime, platform
 dale_rows = json.load(open(sys.argv[1]))
 peer = json.load(open(sys.argv[2]))
