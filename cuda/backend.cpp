@@ -47,6 +47,7 @@ const Backend kCudaBackend = {
     .sgd_update = sgd_update,
     .eg_update = eg_update,
     .adamw_update = adamw_update,
+    .update_multi = update_multi,
     .graph_begin = graph_begin,
     .graph_end = graph_end,
     .graph_launch = graph_launch,

@@ -2,7 +2,7 @@
 // reference, on device pointers, everything queued on ctx().stream. Implemented in memory.cu
 // (alloc … bytes_from_host), batch.cu, gemm.cu, elementwise.cu (map, add_scalar_ptr,
 // add_rowvec), reduce.cu, norm.cu (norm_*, errnorm_backward), xent.cu (xent_*, count_correct),
-// optim.cu (sgd/eg/adamw_update), graph.cu (graph_*).
+// optim.cu (sgd/eg/adamw_update), optim_multi.cu (update_multi), graph.cu (graph_*).
 #pragma once
 #include "framework/backend.h"
 

@@ -24,6 +24,20 @@ struct BatchJitter {
   uint32_t epoch = 0;
 };
 
+// One parameter tensor's update in a multi-tensor call (Backend::update_multi): the rule, its n
+// values p (updated in place), gradient g, state v (momentum, or AdamW's second moment; null =
+// none) and m (AdamW's first moment), and its arguments — what the per-tensor entry would be given.
+enum class UpdateRule : int32_t { SGD, EG, AdamW };
+struct UpdateSlot {
+  UpdateRule rule = UpdateRule::SGD;
+  int64_t n = 0;
+  float* p = nullptr;
+  const float* g = nullptr;
+  float* v = nullptr;
+  float* m = nullptr;
+  UpdateArgs a;
+};
+
 struct Backend {
   const char* name;
 
@@ -110,6 +124,12 @@ struct Backend {
   void (*sgd_update)(int64_t n, float* p, const float* g, float* v, const UpdateArgs& a);
   void (*eg_update)(int64_t n, float* p, const float* g, const UpdateArgs& a);
   void (*adamw_update)(int64_t n, float* p, const float* g, float* m, float* v, const UpdateArgs& a);
+  // Every slot's update, with the same result as the per-tensor entry for each slot in turn (no
+  // two slots may share a buffer they write). One kernel launch on CUDA for a few hundred slots:
+  // an ensemble's K optimizers make one call per step instead of K × (number of parameters).
+  // `slots` is a host array, read before the call returns; on CUDA its contents become kernel
+  // arguments, so a captured graph replays them as they were.
+  void (*update_multi)(int64_t count, const UpdateSlot* slots);
 
   // CUDA graphs: null on the CPU, which has none (framework/step_graph.h runs the step directly).
   // Between graph_begin and graph_end every kernel, copy and cuBLAS call is recorded instead of

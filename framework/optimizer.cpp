@@ -1,4 +1,5 @@
-// SPEC §8, one loop over the parameters; each update is one backend kernel.
+// SPEC §8, one loop over the parameters; step() makes one backend kernel call per tensor,
+// step_all one multi-tensor call for every parameter of every optimizer it is given.
 #include "framework/optimizer.h"
 #include "framework/trace.h"
 
@@ -41,34 +42,72 @@ Optimizer::Optimizer(std::vector<Tensor> params, OptimConfig cfg) : cfg_(cfg) {
     DALE_CHECK(p.group() != Group::None, "optimizer: tensor '{}' has no parameter group", p.name());
     if (!p.frozen()) slots_.push_back({p, Tensor(), Tensor()});
   }
+  if (!slots_.empty()) dev_ = slots_.front().p.device();
+  for (const Slot& s : slots_)
+    DALE_CHECK(s.p.device() == dev_, "optimizer: '{}' is on {}, '{}' on {}", slots_.front().p.name(),
+               device_name(dev_), s.p.name(), device_name(s.p.device()));
 }
 
 void Optimizer::zero_grad() {
   for (Slot& s : slots_) s.p.zero_grad();
 }
 
-void Optimizer::step() {
-  DALE_RANGE("optimizer");
+void Optimizer::begin_step(std::vector<UpdateSlot>& out) {
   ++steps_;
   for (Slot& s : slots_) {
     Tensor g = s.p.grad();
     s.updated_last = g.defined();
     if (!g.defined()) continue;  // not reached by this step's loss (e.g. no local loss)
-    const Backend& be = backend(s.p.device());
-    const UpdateArgs a = update_args(cfg_, s.p.group(), ++s.updates);
-    const int64_t n = s.p.numel();
+    UpdateSlot u;
+    u.a = update_args(cfg_, s.p.group(), ++s.updates);
+    u.n = s.p.numel();
+    u.p = s.p.data();
+    u.g = g.data();
     if (cfg_.algorithm == Algorithm::AdamW) {
       if (!s.m.defined()) s.m = Tensor::zeros(s.p.shape(), s.p.device());
       if (!s.v.defined()) s.v = Tensor::zeros(s.p.shape(), s.p.device());
-      be.adamw_update(n, s.p.data(), g.data(), s.m.data(), s.v.data(), a);
-    } else if (cfg_.algorithm == Algorithm::EG && a.clamp_nonneg) {
-      be.eg_update(n, s.p.data(), g.data(), a);
+      u.rule = UpdateRule::AdamW;
+      u.m = s.m.data();
+      u.v = s.v.data();
+    } else if (cfg_.algorithm == Algorithm::EG && u.a.clamp_nonneg) {
+      u.rule = UpdateRule::EG;
     } else {
-      if (a.momentum > 0.f && !s.v.defined()) s.v = Tensor::zeros(s.p.shape(), s.p.device());
-      be.sgd_update(n, s.p.data(), g.data(), s.v.defined() ? s.v.data() : nullptr, a);
+      if (u.a.momentum > 0.f && !s.v.defined()) s.v = Tensor::zeros(s.p.shape(), s.p.device());
+      u.rule = UpdateRule::SGD;
+      u.v = s.v.defined() ? s.v.data() : nullptr;
+    }
+    out.push_back(u);
+  }
+}
+
+void Optimizer::step() {
+  DALE_RANGE("optimizer");
+  std::vector<UpdateSlot> updates;
+  begin_step(updates);
+  const Backend& be = backend(dev_);
+  for (const UpdateSlot& u : updates) {
+    switch (u.rule) {
+      case UpdateRule::SGD: be.sgd_update(u.n, u.p, u.g, u.v, u.a); break;
+      case UpdateRule::EG: be.eg_update(u.n, u.p, u.g, u.a); break;
+      case UpdateRule::AdamW: be.adamw_update(u.n, u.p, u.g, u.m, u.v, u.a); break;
     }
   }
   zero_grad();
+}
+
+void step_all(const std::vector<Optimizer*>& opts) {
+  DALE_RANGE("optimizer");
+  std::vector<UpdateSlot> updates;
+  const Optimizer* first = nullptr;  // the first with parameters: its device is everyone's
+  for (Optimizer* o : opts) {
+    if (o->slots_.empty()) continue;
+    if (!first) first = o;
+    DALE_CHECK(o->dev_ == first->dev_, "step_all: optimizers on {} and on {}", device_name(first->dev_),
+               device_name(o->dev_));
+  }
+  for (Optimizer* o : opts) o->begin_step(updates);
+  if (!updates.empty()) backend(first->dev_).update_multi(int64_t(updates.size()), updates.data());
+  for (Optimizer* o : opts) o->zero_grad();
 }
 
 void Optimizer::count_replayed_step() {

@@ -34,6 +34,7 @@ class Optimizer {
  public:
   Optimizer(std::vector<Tensor> params, OptimConfig cfg);
   // One update of every trainable parameter that has a gradient, then every gradient is cleared.
+  // One per-tensor kernel per parameter: the oracle of step_all, which does the same in one call.
   void step();
   void zero_grad();
   int64_t steps() const { return steps_; }
@@ -51,14 +52,24 @@ class Optimizer {
   void load_state(const SafetensorsFile& f, const std::string& path);
 
  private:
+  friend void step_all(const std::vector<Optimizer*>& opts);
+  // The host side of one step (counters, state allocated on first use) and the updates it makes.
+  void begin_step(std::vector<UpdateSlot>& out);
+
   struct Slot {
     Tensor p, v, m;  // momentum / second moment (v), first moment (m); allocated on demand
     int64_t updates = 0;  // this parameter's own step count (AdamW's bias correction)
     bool updated_last = false;  // whether the last step() updated it (it had a gradient)
   };
   std::vector<Slot> slots_;
+  Device dev_ = Device::CPU;  // every parameter's device
   OptimConfig cfg_;
   int64_t steps_ = 0;
 };
+
+// opt->step() for every optimizer in opts — same updates, same counters, same numbers — as one
+// Backend::update_multi call (one kernel launch on CUDA instead of one per parameter tensor).
+// Every optimizer's parameters must be on one device.
+void step_all(const std::vector<Optimizer*>& opts);
 
 }  // namespace dale

@@ -99,7 +99,7 @@ Tensor Ensemble::train_step(const std::vector<Optimizer*>& opts, const Tensor& x
       }
     }
   }
-  for (size_t k = 0; k < models_.size(); ++k) opts[k]->step();
+  step_all(opts);  // every model's update in one multi-tensor call
   if (stack_) {
     for (Tensor& s : stack_params_) s.zero_grad();
     for (auto& ps : model_params_)  // frozen ones too: the optimizer clears only what it updates

@@ -255,7 +255,7 @@ Tensor train_step(Network& net, Optimizer& opt, const Batch& batch) {
   Tensor task = cross_entropy(logits, batch.y, 0.1f);
   Tensor local = net.local_loss();
   backward(local.defined() ? add(task, local) : task);
-  opt.step();
+  step_all({&opt});  // one multi-tensor update of every parameter
   return task;
 }
 

@@ -40,6 +40,7 @@ static const Backend kCpuBackend = {
     .sgd_update = cpu::sgd_update,
     .eg_update = cpu::eg_update,
     .adamw_update = cpu::adamw_update,
+    .update_multi = cpu::update_multi,
     // No CUDA graphs on the CPU: the graph entries stay null.
     .graph_begin = nullptr,
     .graph_end = nullptr,

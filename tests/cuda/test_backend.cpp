@@ -18,6 +18,7 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -736,6 +737,104 @@ TEST_CASE("adamw_update: step 1 and step 7, weight decay, clamp") {
       check_rel("adamw_update m", dm.download(), m, kTolMap);
       check_rel("adamw_update v", dv.download(), v, kTolMap);
     }
+}
+
+// update_multi: many tensors in one call. Each slot's buffers exist three times — fused GPU,
+// per-tensor GPU (the oracle: bit for bit, the same per-element code) and CPU (tolerance).
+namespace {
+
+struct MultiCase {
+  UpdateRule rule;
+  float momentum, wd;
+  bool nesterov, clamp;
+  int64_t step;
+};
+
+void check_update_multi(const std::vector<std::pair<MultiCase, int64_t>>& slots, uint64_t seed0) {
+  struct Bufs {
+    Vec p, g, v, m;
+    std::unique_ptr<DevBuf> fp, fv, fm, op, ov, om, dg;
+  };
+  std::vector<Bufs> b(slots.size());
+  std::vector<UpdateSlot> cpu_slots, fused, oracle;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const auto& [c, n] = slots[i];
+    Bufs& x = b[i];
+    const uint64_t seed = seed_of(18, seed0, i);
+    x.p = c.clamp ? random_vector(n, seed + 1, 0.f, 0.05f) : random_vector(n, seed + 1);
+    x.g = random_vector(n, seed + 2);
+    const bool adam = c.rule == UpdateRule::AdamW, has_v = adam || c.momentum > 0.f;
+    if (has_v) x.v = adam ? random_vector(n, seed + 3, 0.f, 0.01f) : random_vector(n, seed + 3, -0.5f, 0.5f);
+    if (adam) x.m = random_vector(n, seed + 4, -0.1f, 0.1f);
+    x.fp = std::make_unique<DevBuf>(x.p), x.op = std::make_unique<DevBuf>(x.p), x.dg = std::make_unique<DevBuf>(x.g);
+    if (has_v) x.fv = std::make_unique<DevBuf>(x.v), x.ov = std::make_unique<DevBuf>(x.v);
+    if (adam) x.fm = std::make_unique<DevBuf>(x.m), x.om = std::make_unique<DevBuf>(x.m);
+    UpdateSlot u;
+    u.rule = c.rule;
+    u.n = n;
+    u.a.lr = adam ? 1e-3f : 0.1f;
+    u.a.momentum = c.momentum;
+    u.a.wd = c.wd;
+    u.a.nesterov = c.nesterov;
+    u.a.clamp_nonneg = c.clamp;
+    u.a.step = c.step;
+    u.g = x.g.data(), u.p = x.p.data(), u.v = has_v ? x.v.data() : nullptr, u.m = adam ? x.m.data() : nullptr;
+    cpu_slots.push_back(u);
+    u.g = x.dg->ptr(), u.p = x.fp->ptr(), u.v = has_v ? x.fv->ptr() : nullptr, u.m = adam ? x.fm->ptr() : nullptr;
+    fused.push_back(u);
+    u.p = x.op->ptr(), u.v = has_v ? x.ov->ptr() : nullptr, u.m = adam ? x.om->ptr() : nullptr;
+    oracle.push_back(u);
+  }
+  cpu().update_multi(int64_t(cpu_slots.size()), cpu_slots.data());
+  gpu().update_multi(int64_t(fused.size()), fused.data());
+  for (const UpdateSlot& u : oracle) {
+    switch (u.rule) {
+      case UpdateRule::SGD: gpu().sgd_update(u.n, u.p, u.g, u.v, u.a); break;
+      case UpdateRule::EG: gpu().eg_update(u.n, u.p, u.g, u.a); break;
+      case UpdateRule::AdamW: gpu().adamw_update(u.n, u.p, u.g, u.m, u.v, u.a); break;
+    }
+  }
+  for (size_t i = 0; i < slots.size(); ++i) {
+    CAPTURE(i);
+    CAPTURE(slots[i].second);
+    const Bufs& x = b[i];
+    if (slots[i].second == 0) continue;
+    check_bits("update_multi p vs per-tensor", x.fp->download(), x.op->download());
+    check_rel("update_multi p vs cpu", x.fp->download(), x.p, kTolMap);
+    if (x.fv) {
+      check_bits("update_multi v vs per-tensor", x.fv->download(), x.ov->download());
+      check_rel("update_multi v vs cpu", x.fv->download(), x.v, kTolMap);
+    }
+    if (x.fm) {
+      check_bits("update_multi m vs per-tensor", x.fm->download(), x.om->download());
+      check_rel("update_multi m vs cpu", x.fm->download(), x.m, kTolMap);
+    }
+  }
+}
+
+const MultiCase kMultiCases[] = {
+    {UpdateRule::SGD, 0.f, 0.f, false, false, 1},      {UpdateRule::SGD, 0.9f, 0.f, false, false, 1},
+    {UpdateRule::SGD, 0.9f, 0.01f, true, true, 1},     {UpdateRule::SGD, 0.f, 0.01f, false, true, 1},
+    {UpdateRule::EG, 0.f, 0.f, false, false, 1},       {UpdateRule::AdamW, 0.f, 0.01f, false, false, 1},
+    {UpdateRule::AdamW, 0.f, 0.01f, false, true, 7},
+};
+
+}  // namespace
+
+TEST_CASE("update_multi: every rule and length in one call equals the per-tensor kernels") {
+  std::vector<std::pair<MultiCase, int64_t>> slots;
+  for (const MultiCase& c : kMultiCases)
+    for (int64_t n : {int64_t(0), int64_t(1), int64_t(7), int64_t(33), int64_t(1000), int64_t(100003), int64_t(234 * 784)})
+      slots.push_back({c, n});
+  check_update_multi(slots, 1);
+}
+
+TEST_CASE("update_multi: more slots than one launch's argument table holds (an ensemble of 64)") {
+  std::vector<std::pair<MultiCase, int64_t>> slots;
+  for (int k = 0; k < 64; ++k)  // 12 parameters per model, as an inorm+ network has
+    for (int64_t n : {234 * 100 + 1, 23 * 100, 234 * 23, 234 * 100, 234, 234, 1, 10, 1, 10, 10 * 234, 234 * 234})
+      slots.push_back({kMultiCases[size_t(k + n) % std::size(kMultiCases)], n});
+  check_update_multi(slots, 2);
 }
 
 // ---------------------------------------------------------------------------------------------
