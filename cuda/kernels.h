@@ -1,7 +1,7 @@
 // The CUDA kernels behind the backend table (framework/backend.h): the same signatures as the CPU
 // reference, on device pointers, everything queued on ctx().stream. Implemented in memory.cu
 // (alloc … bytes_from_host), batch.cu, gemm.cu, elementwise.cu (map, add_scalar_ptr,
-// add_rowvec), reduce.cu, norm.cu (norm_*, errnorm_backward), xent.cu (xent_*, count_correct),
+// add_rowvec), reduce.cu, norm.cu (norm_*, errnorm_backward), inorm.cu (inorm_*), xent.cu (xent_*, count_correct),
 // optim.cu (sgd/eg/adamw_update), optim_multi.cu (update_multi), graph.cu (graph_*).
 #pragma once
 #include "framework/backend.h"

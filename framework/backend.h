@@ -107,6 +107,18 @@ struct Backend {
   void (*errnorm_backward)(ErrNorm m, int64_t rows, int64_t cols, const float* g, const float* z,
                            const float* w, float beta, float* dz);
 
+  // The I-Norm layer's epilogue (SPEC §2.3, §3) fused over rows × cols (framework/inorm_math.h):
+  // z = (e − inh) / zd with zd = sqrt(pooled + ε_norm), and per row the local-loss term
+  // terms[r] = mean_k(z)² + (var_k(z) − 1)² (u = z in value; only their gradients differ).
+  void (*inorm_forward)(int64_t rows, int64_t cols, const float* e, const float* inh, const float* pooled,
+                        float* z, float* terms);
+  // Task path, z = (e − sg(inh)) / sg(zd): de += gz / zd.
+  void (*inorm_backward_task)(int64_t rows, int64_t cols, const float* gz, const float* pooled, float* de);
+  // Local path, u = (sg(e) − inh) / zd, from the terms' gradient gt (one per row) and z = u:
+  // dinh += ∂/∂inh, dpooled += ∂/∂pooled (either may be null).
+  void (*inorm_backward_local)(int64_t rows, int64_t cols, const float* gt, const float* z, const float* pooled,
+                               float* dinh, float* dpooled);
+
   // Softmax cross-entropy with label smoothing; labels are class ids stored as floats.
   // Forward writes the per-row loss and the softmax probabilities.
   void (*xent_forward)(int64_t rows, int64_t classes, const float* logits, const float* labels,

@@ -41,6 +41,18 @@ Tensor normalize(const Tensor& z, NormKind kind, bool detach);
 // FaCenter weights (cols elements summing to 1), undefined otherwise.
 Tensor error_normalize(const Tensor& z, ErrNorm mode, const Tensor& w = Tensor());
 
+// The I-Norm layer's epilogue (SPEC §2.3, §3) from e, inh and pooled = (sg(x) Bixᵀ)² Beiᵀ (equal
+// shapes, rank 2 or a stack), with zd = sqrt(pooled + ε_norm):
+//   z     = (e − sg(inh)) / sg(zd)                           gradient to e only
+//   terms = mean_k(u)² + (var_k(u) − 1)²,  u = (sg(e) − inh) / zd   gradient to inh and pooled only
+// terms has row_mean's shape (rows × 1, [K, rows, 1]). One kernel forward, one per path backward;
+// inorm_epilogue_unfused is the same composed from the ops above (the test oracle).
+struct INormEpilogue {
+  Tensor z, terms;
+};
+INormEpilogue inorm_epilogue(const Tensor& e, const Tensor& inh, const Tensor& pooled);
+INormEpilogue inorm_epilogue_unfused(const Tensor& e, const Tensor& inh, const Tensor& pooled);
+
 // Mean over the batch of softmax cross-entropy with label smoothing; labels: rows class ids.
 // Logits of a stack [K, B, classes] (labels K·B): [K], each model's mean over its own batch.
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, float smoothing);

@@ -32,15 +32,10 @@ Tensor INormLayer::forward(const Tensor& x, bool training) {
   const Tensor inh = linear(linear(xs, Wix), Wei);
   const Tensor sq = square(linear(xs, Bix));
   const Tensor pooled = bei_is_uniform() ? matmul(row_mean(sq), ones_) : linear(sq, Bei);
-  const Tensor zd = sqrt(add_scalar(pooled, kEpsNorm));
-  const Tensor z = div(sub(e, stop_grad(inh)), stop_grad(zd));
-  local_loss_ = Tensor();
-  if (training) {
-    const Tensor u = div(sub(stop_grad(e), inh), zd);
-    const Tensor terms = add(square(row_mean(u)), square(add_scalar(row_var(u), -1.f)));
-    local_loss_ = scale(mean(terms), lambda_var);
-  }
-  return error_normalize(z, mode, fa_w);
+  // z, and the local loss's per-row terms, in one fused op (inorm_epilogue_unfused is its oracle).
+  const INormEpilogue ep = inorm_epilogue(e, inh, pooled);
+  local_loss_ = training ? scale(mean(ep.terms), lambda_var) : Tensor();
+  return error_normalize(ep.z, mode, fa_w);
 }
 
 bool INormLayer::bei_is_uniform() {

@@ -579,6 +579,39 @@ Vec random_labels(int64_t rows, uint64_t seed) {
 }
 }  // namespace
 
+TEST_CASE("inorm_forward, inorm_backward_task and inorm_backward_local (accumulate)") {
+  for (int64_t rows : kRows)
+    for (int64_t cols : kCols) {
+      CAPTURE(rows);
+      CAPTURE(cols);
+      const int64_t n = rows * cols;
+      const uint64_t seed = seed_of(19, uint64_t(rows), uint64_t(cols));
+      const Vec e = random_vector(n, seed + 1, -2.f, 2.f), inh = random_vector(n, seed + 2, 0.f, 1.f),
+                pooled = random_vector(n, seed + 3, 0.05f, 3.f);
+      Vec z(size_t(n), 0.f), terms(size_t(rows), 0.f);
+      DevBuf de_(e), dinh_(inh), dpooled_(pooled), dz(n), dterms(rows);
+      cpu().inorm_forward(rows, cols, e.data(), inh.data(), pooled.data(), z.data(), terms.data());
+      gpu().inorm_forward(rows, cols, de_.ptr(), dinh_.ptr(), dpooled_.ptr(), dz.ptr(), dterms.ptr());
+      check_rel("inorm_forward z", dz.download(), z, kTolMap);
+      check_rel("inorm_forward terms", dterms.download(), terms, kTolMap);
+
+      const Vec gz = random_vector(n, seed + 4), gt = random_vector(rows, seed + 5);
+      Vec ge = random_vector(n, seed + 6), ginh = random_vector(n, seed + 7), gpooled = random_vector(n, seed + 8);
+      DevBuf dgz(gz), dgt(gt), dge(ge), dginh(ginh), dgpooled(gpooled), dzc(z);
+      cpu().inorm_backward_task(rows, cols, gz.data(), pooled.data(), ge.data());
+      gpu().inorm_backward_task(rows, cols, dgz.ptr(), dpooled_.ptr(), dge.ptr());
+      check_rel("inorm_backward_task de", dge.download(), ge, kTolMap);
+      cpu().inorm_backward_local(rows, cols, gt.data(), z.data(), pooled.data(), ginh.data(), gpooled.data());
+      gpu().inorm_backward_local(rows, cols, dgt.ptr(), dzc.ptr(), dpooled_.ptr(), dginh.ptr(), dgpooled.ptr());
+      check_rel("inorm_backward_local dinh", dginh.download(), ginh, kTolMap);
+      check_rel("inorm_backward_local dpooled", dgpooled.download(), gpooled, kTolMap);
+      // Only one of the two gradients wanted: the other pointer is null.
+      cpu().inorm_backward_local(rows, cols, gt.data(), z.data(), pooled.data(), nullptr, gpooled.data());
+      gpu().inorm_backward_local(rows, cols, dgt.ptr(), dzc.ptr(), dpooled_.ptr(), nullptr, dgpooled.ptr());
+      check_rel("inorm_backward_local dpooled alone", dgpooled.download(), gpooled, kTolMap);
+    }
+}
+
 TEST_CASE("xent_forward and xent_backward") {
   for (int64_t rows : kManyRows) {
     CAPTURE(rows);
