@@ -418,3 +418,13 @@ TEST_CASE("bad input: an empty --eps list") {
   Workspace ws;
   expect_bad_input(ws, ws.experiment("compare", {"--eps", "", "--seeds", "1", "--variants", "ei"}), {"--eps"});
 }
+
+TEST_CASE("bad input: dale bench and dale bench-gemm") {
+  Workspace ws;
+  expect_bad_input(ws, {"bench-gemm", "--device", "gpu"}, {"--device", "'gpu'"});
+  expect_bad_input(ws, {"bench-gemm", "--models", "0"}, {"--models", "[1, 4096]"});
+  expect_bad_input(ws, {"bench-gemm", "--batch", "0"}, {"--batch", "[1, 4096]"});
+  expect_bad_input(ws, {"bench-gemm", "--variants", "nope"}, {"nope", "expected one of"});
+  expect_bad_input(ws, {"bench", "--data.dir", ws.data, "--models", "0"}, {"--models", "[1, 4096]"});
+  expect_bad_input(ws, {"bench", "--data.dir", ws.data, "--modes", "fast"}, {"--modes", "'fast'"});
+}
