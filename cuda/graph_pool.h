@@ -9,7 +9,7 @@
 
 namespace dale::cuda {
 
-int begin_graph_pool();  // returns the new pool's id; one capture at a time
+int begin_graph_pool();  // returns the new pool's id; one capture, and one live graph, at a time
 void end_graph_pool();
 void release_graph_pool(int pool);  // its free blocks go back to the cache, its live ones will on free
 

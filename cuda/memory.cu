@@ -155,6 +155,10 @@ int begin_graph_pool() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.m);
   DALE_CHECK(c.capturing == 0, "CUDA graph capture: a capture is already in progress");
+  // One live graph at a time: a block of a live pool freed while another graph records would join
+  // that recording's pool only if pools could nest; they cannot, so refuse rather than risk a block
+  // going back to the shared cache while a graph still writes it.
+  DALE_CHECK(c.pools.empty(), "CUDA graph capture: another graph is still alive (reset it first)");
   c.capturing = c.next_pool++;
   c.pools[c.capturing];
   return c.capturing;
