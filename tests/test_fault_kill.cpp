@@ -428,11 +428,13 @@ TEST_CASE("dale train killed right after a record append, mid checkpoint write, 
 
 namespace {
 
-// 2 configurations × 2 variants × 2 ε = 8 runs of 3 epochs on 3000 images (94 steps per epoch).
+// 2 configurations × 2 variants × 2 ε = 8 runs of 3 epochs on 3000 images (94 steps per epoch),
+// packed 4 to an ensemble (one width): a kill leaves a pack's runs at different epochs, and the
+// resumed sweep must repack them by epoch and still write each run's records once, unchanged.
 std::vector<std::string> sweep_args(const std::string& data) {
   return {"sweep", "--data.dir", data, "--sweep.configs", "2", "--variants", "ei-ln+,inorm+", "--eps", "0,0.5",
           "--train.epochs", "3", "--sweep.width_range", "16", "16", "--train.eval_batch", "100", "--quiet",
-          "--exp.out", "S.jsonl"};
+          "--exp.pack", "4", "--exp.out", "S.jsonl"};
 }
 
 struct SweepReference {
