@@ -34,25 +34,30 @@ std::shared_ptr<const DeviceBytes> DeviceDataset::upload_order(const std::vector
 
 Batch DeviceDataset::batch(const DeviceBytes& order, int64_t start, int64_t B, const JitterSpec& j, uint64_t seed,
                            uint32_t epoch) const {
-  return gather(order.as<int64_t>() + start, nullptr, B, j, seed, epoch);
+  Batch b{Tensor::empty({B, dim_}, dev_), Tensor::empty({B}, dev_)};
+  gather(order.as<int64_t>() + start, nullptr, B, j, seed, epoch, b.x.data(), b.y.data());
+  return b;
 }
 
 Batch DeviceDataset::next_batch(const DeviceBytes& order, BatchCursor& cursor, int64_t B, const JitterSpec& j,
                                 uint64_t seed, uint32_t epoch) const {
-  DALE_CHECK(cursor.device() == dev_, "next_batch: a {} cursor for a {} dataset", device_name(cursor.device()),
-             device_name(dev_));
-  Batch b = gather(order.as<int64_t>(), cursor.position(), B, j, seed, epoch);
-  cursor.advance(B);
+  Batch b{Tensor::empty({B, dim_}, dev_), Tensor::empty({B}, dev_)};
+  next_batch_into(order, cursor, B, j, seed, epoch, b.x.data(), b.y.data());
   return b;
 }
 
-Batch DeviceDataset::gather(const int64_t* order, const int64_t* start, int64_t B, const JitterSpec& j, uint64_t seed,
-                            uint32_t epoch) const {
-  Batch b{Tensor::empty({B, dim_}, dev_), Tensor::empty({B}, dev_)};
+void DeviceDataset::next_batch_into(const DeviceBytes& order, BatchCursor& cursor, int64_t B, const JitterSpec& j,
+                                    uint64_t seed, uint32_t epoch, float* x, float* y) const {
+  DALE_CHECK(cursor.device() == dev_, "next_batch: a {} cursor for a {} dataset", device_name(cursor.device()),
+             device_name(dev_));
+  gather(order.as<int64_t>(), cursor.position(), B, j, seed, epoch, x, y);
+  cursor.advance(B);
+}
+
+void DeviceDataset::gather(const int64_t* order, const int64_t* start, int64_t B, const JitterSpec& j, uint64_t seed,
+                           uint32_t epoch, float* x, float* y) const {
   const BatchJitter bj{j.eps, j.shift, j.fixed, seed, epoch};
-  backend(dev_).gather_batch(B, dim_, images_->as<uint8_t>(), labels_->as<uint8_t>(), order, start, bj, b.x.data(),
-                             b.y.data());
-  return b;
+  backend(dev_).gather_batch(B, dim_, images_->as<uint8_t>(), labels_->as<uint8_t>(), order, start, bj, x, y);
 }
 
 }  // namespace dale

@@ -37,6 +37,7 @@ class DeviceDataset {
  public:
   DeviceDataset(const Dataset& d, Device dev);
   int64_t size() const { return n_; }
+  int64_t dim() const { return dim_; }
 
   // An order of sample indices (each checked < size()), on the device; identity() is 0..n−1.
   std::shared_ptr<const DeviceBytes> upload_order(const std::vector<int64_t>& order) const;
@@ -50,11 +51,15 @@ class DeviceDataset {
   // position + B within the order (the device cannot check it without a host read).
   Batch next_batch(const DeviceBytes& order, BatchCursor& cursor, int64_t B, const JitterSpec& j, uint64_t seed,
                    uint32_t epoch) const;
+  // next_batch written into x (B × dim floats) and y (B) that the caller owns: one model's slice
+  // of an ensemble's stacked batch, so the stack is gathered in place, not copied together.
+  void next_batch_into(const DeviceBytes& order, BatchCursor& cursor, int64_t B, const JitterSpec& j, uint64_t seed,
+                       uint32_t epoch, float* x, float* y) const;
 
  private:
-  // B samples from order[(*start or 0) + i].
-  Batch gather(const int64_t* order, const int64_t* start, int64_t B, const JitterSpec& j, uint64_t seed,
-               uint32_t epoch) const;
+  // B samples from order[(*start or 0) + i] into x and y.
+  void gather(const int64_t* order, const int64_t* start, int64_t B, const JitterSpec& j, uint64_t seed,
+              uint32_t epoch, float* x, float* y) const;
 
   int64_t n_, dim_;
   Device dev_;

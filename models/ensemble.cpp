@@ -108,18 +108,16 @@ Tensor Ensemble::train_step(const std::vector<Optimizer*>& opts, const Tensor& x
   return task;
 }
 
-Batch stack_batches(const std::vector<Batch>& bs) {
-  DALE_CHECK(!bs.empty(), "stack_batches: no batches");
-  if (bs.size() == 1) return bs[0];
-  const int64_t K = int64_t(bs.size()), B = bs[0].x.rows(), dim = bs[0].x.cols();
-  const Device dev = bs[0].x.device();
-  const Backend& be = backend(dev);
-  Batch s{Tensor::empty({K, B, dim}, dev), Tensor::empty({K * B}, dev)};
+Batch next_stacked_batch(const DeviceDataset& d, const std::vector<BatchSource>& sources, int64_t B, uint32_t epoch) {
+  DALE_CHECK(!sources.empty(), "next_stacked_batch: no models");
+  const int64_t K = int64_t(sources.size()), dim = d.dim();
+  const Device dev = sources[0].cursor->device();
+  Batch s = K == 1 ? Batch{Tensor::empty({B, dim}, dev), Tensor::empty({B}, dev)}
+                   : Batch{Tensor::empty({K, B, dim}, dev), Tensor::empty({K * B}, dev)};
   for (int64_t k = 0; k < K; ++k) {
-    const Batch& b = bs[size_t(k)];
-    DALE_CHECK(b.x.rows() == B && b.x.cols() == dim && b.y.numel() == B, "stack_batches: batch {} differs in shape", k);
-    be.copy(B * dim, b.x.data(), s.x.data() + k * B * dim);
-    be.copy(B, b.y.data(), s.y.data() + k * B);
+    const BatchSource& src = sources[size_t(k)];
+    d.next_batch_into(*src.order, *src.cursor, B, src.jitter, src.seed, epoch, s.x.data() + k * B * dim,
+                      s.y.data() + k * B);
   }
   return s;
 }

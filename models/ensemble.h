@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "datasets/batch_cursor.h"
 #include "datasets/device_dataset.h"
 #include "framework/optimizer.h"
 #include "models/network.h"
@@ -45,8 +46,15 @@ class Ensemble {
   std::vector<std::vector<Tensor>> model_params_;       // per model, the same order
 };
 
-// The K models' batches (each B × dim, B labels) as one stack: x [K, B, dim], y [K·B]; with
-// K = 1 the batch itself.
-Batch stack_batches(const std::vector<Batch>& batches);
+// Where one model of an ensemble draws its batches: its epoch order, cursor, jitter and seed.
+struct BatchSource {
+  const DeviceBytes* order;
+  BatchCursor* cursor;
+  JitterSpec jitter;
+  uint64_t seed;
+};
+// Each model's next B samples from its own source, gathered straight into one stack:
+// x [K, B, dim], y [K·B] ([B, dim] and [B] when K = 1).
+Batch next_stacked_batch(const DeviceDataset& d, const std::vector<BatchSource>& sources, int64_t B, uint32_t epoch);
 
 }  // namespace dale

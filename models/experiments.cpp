@@ -164,12 +164,12 @@ std::vector<RunResult> execute_runs(const std::vector<PlannedRun>& runs, const F
       taken[j] = true;
       members.push_back(j);
     }
+    std::filesystem::create_directories(ckpt_dir);
     std::vector<TrainConfig> cfgs;
     for (size_t j : members) {
       TrainConfig cfg = runs[j].cfg;
       cfg.out = out;
       cfg.record_divergence = true;
-      std::filesystem::create_directories(ckpt_dir);
       cfg.ckpt = ckpt_of(runs[j]);
       cfg.resume = true;
       cfgs.push_back(cfg);

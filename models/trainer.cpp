@@ -294,7 +294,9 @@ static void check_lock_step(const std::vector<TrainConfig>& cs) {
     same("--train.eval_batch", a.eval_batch == b.eval_batch);
     same("--model.device", a.model.device == b.model.device);
     same("--exp.resume", a.resume == b.resume);
-    same("--exp.ckpt", a.ckpt.empty() == b.ckpt.empty() && (a.ckpt.empty() || a.ckpt != b.ckpt));
+    if (a.ckpt.empty() != b.ckpt.empty() || (!a.ckpt.empty() && a.ckpt == b.ckpt))
+      throw InputError(fmt::format("--exp.ckpt: every model of an ensemble needs its own checkpoint path, or none "
+                                   "(model {} differs)", k));
   }
 }
 
@@ -333,6 +335,11 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
     opts.push_back(m.opt.get());
     m.config = to_json(m.c);
   }
+  auto summaries = [&] {
+    std::vector<TrainSummary> out;
+    for (Member& m : ms) out.push_back(m.s);
+    return out;
+  };
 
   int64_t first_epoch = 1, steps = 0;
   if (c0.resume) {
@@ -352,18 +359,9 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
                                      m.c.ckpt, epoch, ms[0].c.ckpt, first_epoch - 1));
     }
     for (Member& m : ms) m.s.steps = steps;
-    if (first_epoch > c0.epochs) {  // already finished: nothing to do
-      std::vector<TrainSummary> out;
-      for (Member& m : ms) out.push_back(m.s);
-      return out;
-    }
+    if (first_epoch > c0.epochs) return summaries();  // already finished: nothing to do
   }
   ens.values_changed();  // checkpoints and --exp.init were loaded through the models' views
-  auto summaries = [&] {
-    std::vector<TrainSummary> out;
-    for (Member& m : ms) out.push_back(m.s);
-    return out;
-  };
   if (c0.max_steps == 0) {  // the initial weights, for parity checks
     for (Member& m : ms) {
       save(*m.net, *m.opt, m.c, 0, 0, false);
@@ -481,6 +479,9 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
       for (size_t l = 0; l < L; ++l) m.local_acc.push_back(Tensor::zeros({1}, dev));
       m.local_sum.assign(L, 0.0);
     }
+    std::vector<BatchSource> sources;  // each model's own batches: its order, jitter and seed
+    for (size_t j = 0; j < K; ++j)
+      sources.push_back({ms[j].order.get(), cursors[j].get(), ms[j].train_jitter, ms[j].c.seed});
     double last_progress = wall();
     const double epoch_t0 = last_progress;
     // The epoch's loss sums stay on the device and are read only at the logging interval (every
@@ -493,11 +494,7 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
       const int64_t Bk = std::min(B, n - k * B);
       if (Bk != B) graph.reset();  // the epoch's short last batch: other shapes, run eagerly
       graph.run([&] {
-        std::vector<Batch> own;  // each model's own batch (its order, jitter and seed)
-        for (size_t j = 0; j < K; ++j)
-          own.push_back(train_set.next_batch(*ms[j].order, *cursors[j], Bk, ms[j].train_jitter, ms[j].c.seed,
-                                             uint32_t(epoch)));
-        const Batch batch = stack_batches(own);
+        const Batch batch = next_stacked_batch(train_set, sources, Bk, uint32_t(epoch));
         const Tensor task = ens.train_step(opts, batch.x, batch.y);
         const auto locals = ens.stack().local_losses();
         for (size_t j = 0; j < K; ++j) {

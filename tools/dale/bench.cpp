@@ -56,16 +56,15 @@ static BenchRow bench_variant(TrainConfig c, const std::string& variant, int64_t
   StepGraph step_graph(dev, graph, opt_ptrs);
   std::vector<std::unique_ptr<BatchCursor>> cursors;
   for (int64_t m = 0; m < K; ++m) cursors.push_back(std::make_unique<BatchCursor>(dev));
+  std::vector<BatchSource> sources;
+  for (int64_t m = 0; m < K; ++m) sources.push_back({order.get(), cursors[size_t(m)].get(), jitter, c.seed + uint64_t(m)});
   const Tensor loss_sum = Tensor::zeros({K}, dev);
   auto run = [&](int64_t from, int64_t count) {
     for (int64_t k = from; k < from + count; ++k) {
       if (k % (n / B) == 0)  // wrap around the epoch (a host write between steps; no new graph)
         for (auto& cur : cursors) cur->set(0);
       step_graph.run([&] {
-        std::vector<Batch> own;
-        for (int64_t m = 0; m < K; ++m)
-          own.push_back(train_set.next_batch(*order, *cursors[size_t(m)], B, jitter, c.seed + uint64_t(m), 1));
-        const Batch b = stack_batches(own);
+        const Batch b = next_stacked_batch(train_set, sources, B, 1);
         const Tensor loss = ens.train_step(opt_ptrs, b.x, b.y);
         backend(dev).map(MapOp::Copy, K, loss.data(), nullptr, nullptr, 0.f, 1.f, loss_sum.data());
       });
