@@ -2,7 +2,8 @@
 // several runs over two epochs, a diverged run, a record repeated in a second shard file, a torn
 // last line, an older record without `eps` or `final`), run through the dale executable; the
 // tables' counts, means and a Mann–Whitney p-value checked against numbers worked out by hand,
-// the CSV mode, --out, and the error exits.
+// the CSV mode, --out, --mwu (scipy's method "auto" by default, against scipy's numbers), and the
+// error exits.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,6 +60,14 @@ std::vector<std::string> lines_of(const std::string& s) {
   std::stringstream in(s);
   for (std::string l; std::getline(in, l);) v.push_back(l);
   return v;
+}
+
+// The comma-separated fields of a CSV line (the report quotes no field in these tests).
+std::vector<std::string> fields_of(const std::string& line) {
+  std::vector<std::string> f;
+  std::stringstream row(line);
+  for (std::string x; std::getline(row, x, ',');) f.push_back(x);
+  return f;
 }
 
 bool has_line(const std::string& text, const std::string& line) {
@@ -163,14 +172,10 @@ TEST_CASE("dale report --csv: two blocks with headers") {
   CHECK(lines[6].rfind("ei-ln+,ei-ln-,0.5,all,4,4,16,", 0) == 0);
   CHECK(lines[7].rfind("ei-ln+,ei-ln-,0.5,best 2,2,2,4,", 0) == 0);
   // Full precision in CSV: the sd of ei-ln+ at ε = 0.5 and the exact p = 2/70.
-  std::vector<std::string> f;
-  std::stringstream row(lines[6]);
-  for (std::string x; std::getline(row, x, ',');) f.push_back(x);
+  const std::vector<std::string> f = fields_of(lines[6]);
   REQUIRE(f.size() == 10);
   CHECK(std::fabs(std::stod(f[7]) - 2.0 / 70.0) < 1e-15);
-  std::vector<std::string> g;
-  std::stringstream row2(lines[2]);
-  for (std::string x; std::getline(row2, x, ',');) g.push_back(x);
+  const std::vector<std::string> g = fields_of(lines[2]);
   REQUIRE(g.size() == 12);
   CHECK(std::fabs(std::stod(g[5]) - std::sqrt(5.0 / 3.0)) < 1e-12);
 }
@@ -199,6 +204,53 @@ TEST_CASE("dale report: the study's pairs, the reference of the error-normalizat
   CHECK(r.out.find("| e-ln+ | ei-ln+ |") == std::string::npos);  // never at a common ε
   // Fewer than k runs: the best-k sample is all of them.
   CHECK(has_line(r.out, "| inorm- | ei-ln+ | 0.25 | best 10 | 3 | 3 | 0 | 0.1 | 84.10 | 86.10 |"));
+}
+
+// Ten runs per condition, every ei-ln+ run above every ei-ln- run (no ties). scipy's default
+// ("auto") uses the normal approximation here, since both samples have more than 8 values:
+//   scipy.stats.mannwhitneyu(a, b)                    → U = 100, p = 0.00018267179110955002
+//   scipy.stats.mannwhitneyu(a, b, method="exact")    → p = 2 / C(20, 10) = 1.082508822446903e-05
+// (tests/fixtures/mannwhitney.json, case "separated 10 vs 10"; p depends only on the ranks).
+// The best 5 of each: 5 vs 5, so auto is exact: p = 2 / C(10, 5) = 0.007936507936507936.
+TEST_CASE("dale report --mwu: scipy's default method, exact and asymptotic on request") {
+  TempDir t;
+  std::string s;
+  for (int i = 0; i < 10; ++i) {
+    s += record(fmt::format("a{}", i), "ei-ln+", 0.0, 1, 88 + 0.1 * i, false, true);
+    s += record(fmt::format("b{}", i), "ei-ln-", 0.0, 1, 80 + 0.1 * i, false, true);
+  }
+  write_text(t / "runs.jsonl", s);
+  // The p-value (8th field) of the test rows of a CSV report: {all, best 5}.
+  auto p_values = [&](const std::string& flags) {
+    const Result r = dale_report(t, fmt::format("{} --best 5 --csv {}", t / "runs.jsonl", flags));
+    INFO("dale report " << flags << "\nstdout:\n" << r.out << "stderr:\n" << r.err);
+    REQUIRE(r.status == 0);
+    std::vector<double> p;
+    for (const auto& l : lines_of(r.out)) {
+      if (l.rfind("ei-ln+,ei-ln-,0,", 0) != 0) continue;
+      const std::vector<std::string> f = fields_of(l);
+      REQUIRE(f.size() == 10);
+      CHECK(f[6] == (p.empty() ? "100" : "25"));  // U
+      p.push_back(std::stod(f[7]));
+    }
+    REQUIRE(p.size() == 2);
+    return p;
+  };
+  auto close = [](double got, double want) { return std::fabs(got - want) <= 1e-9 * want; };
+  const std::vector<double> dflt = p_values(""), autom = p_values("--mwu auto"), exact = p_values("--mwu exact"),
+                            asym = p_values("--mwu asymptotic");
+  CHECK(close(dflt[0], 0.00018267179110955002));  // all runs: asymptotic
+  CHECK(close(dflt[1], 2.0 / 252.0));             // best 5: exact
+  CHECK(autom == dflt);
+  CHECK(close(exact[0], 1.082508822446903e-05));
+  CHECK(close(exact[1], 2.0 / 252.0));
+  CHECK(close(asym[0], 0.00018267179110955002));
+  CHECK(close(asym[1], 0.012185780355344813));  // scipy, method="asymptotic", 5 vs 5 separated
+  // The Markdown report names the method.
+  const Result m = dale_report(t, fmt::format("{} --mwu exact", t / "runs.jsonl"));
+  CHECK(has_line(m.out, "## Mann–Whitney U tests (two-sided, method exact)"));
+  const Result d = dale_report(t, t / "runs.jsonl");
+  CHECK(has_line(d.out, "## Mann–Whitney U tests (two-sided, method auto)"));
 }
 
 TEST_CASE("dale report: an unfinished run counts at its last epoch, with a warning") {
@@ -235,6 +287,8 @@ TEST_CASE("dale report: bad input exits 2 with one line naming the file or flag"
   write_text(t / "noacc.jsonl", R"({"run": "a", "variant": "ei", "eps": 0, "epoch": 1})" "\n");
   check_error(t / "noacc.jsonl", "test_acc");
   check_error(fmt::format("{} --best 0", t / "shard0.jsonl"), "--best");
+  check_error(fmt::format("{} --mwu Exact", t / "shard0.jsonl"), "--mwu");
+  check_error(fmt::format("{} --mwu ''", t / "shard0.jsonl"), "--mwu");
   check_error(fmt::format("{} --out {}", t / "shard0.jsonl", t / "no/such/dir/report.md"), "--out");
   // Good files before a bad one still fail the whole report.
   check_error(fmt::format("{} {}", t / "shard0.jsonl", t / "missing.jsonl"), "missing.jsonl");

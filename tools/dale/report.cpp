@@ -164,7 +164,7 @@ struct Report {
   std::vector<TestRow> tests;
 };
 
-Report build_report(const std::map<std::string, RunResult>& runs, size_t k) {
+Report build_report(const std::map<std::string, RunResult>& runs, size_t k, stats::MwuMethod mwu) {
   std::map<Condition, std::vector<double>> acc;
   std::map<Condition, size_t> diverged;
   for (const auto& [id, x] : runs) {
@@ -190,23 +190,22 @@ Report build_report(const std::map<std::string, RunResult>& runs, size_t k) {
       for (const bool best : {false, true}) {
         const std::vector<double> xa = best ? stats::best_k(ia->second, k) : ia->second;
         const std::vector<double> xb = best ? stats::best_k(ib->second, k) : ib->second;
-        double p = 1;
-        const double u = stats::mann_whitney_u(xa, xb, &p);
-        rep.tests.push_back({a, b, eps, best ? best_name : "all", xa.size(), xb.size(), u, p, stats::median(xa),
+        const stats::MannWhitney t = stats::mann_whitney(xa, xb, mwu);
+        rep.tests.push_back({a, b, eps, best ? best_name : "all", xa.size(), xb.size(), t.u, t.p, stats::median(xa),
                              stats::median(xb)});
       }
     }
   return rep;
 }
 
-std::string markdown(const Report& rep, size_t k) {
+std::string markdown(const Report& rep, size_t k, stats::MwuMethod mwu) {
   std::string s = "## Final test accuracy (%) per condition\n\n";
   s += fmt::format("| variant | ε | runs | diverged | mean ± sd | median | best run | best {0}: mean ± sd | best {0}: median |\n", k);
   s += "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
   for (const auto& r : rep.conditions)
     s += fmt::format("| {} | {:g} | {} | {} | {:.2f} ± {:.2f} | {:.2f} | {:.2f} | {:.2f} ± {:.2f} | {:.2f} |\n", r.variant,
                      r.eps, r.runs, r.diverged, r.mean, r.sd, r.median, r.best, r.k_mean, r.k_sd, r.k_median);
-  s += "\n## Mann–Whitney U tests (two-sided)\n\n";
+  s += fmt::format("\n## Mann–Whitney U tests (two-sided, method {})\n\n", stats::mwu_method_name(mwu));
   if (rep.tests.empty()) {
     s += "No pair of the compared conditions (SPEC §6) is present at a common ε.\n";
     return s;
@@ -250,18 +249,27 @@ static void add_report(CLI::App& app) {
   auto best = std::make_shared<int64_t>(10);
   auto as_csv = std::make_shared<bool>(false);
   auto out = std::make_shared<std::string>();
+  auto mwu = std::make_shared<std::string>("auto");
   CLI::App* c = app.add_subcommand("report", "tables and Mann–Whitney tests of finished runs (SPEC §9)");
   c->add_option("FILE", *files, "JSON Lines records of dale train / compare / sweep (shards may be given together)");
   c->add_option("--best", *best, "size k of the best-runs statistics")->capture_default_str();
   c->add_flag("--csv", *as_csv, "CSV instead of Markdown: two blocks, conditions then tests");
   c->add_option("--out", *out, "write the report to this file (atomically) instead of stdout");
+  c->add_option("--mwu", *mwu,
+                "p-values of the Mann–Whitney U tests, as scipy.stats.mannwhitneyu's `method`: auto (scipy's "
+                "default, what the study's notebooks print) = exact when a sample has at most 8 runs and no two "
+                "accuracies are equal, else asymptotic; exact = the exact null distribution of U (no tie "
+                "correction); asymptotic = normal approximation with tie and continuity corrections")
+      ->capture_default_str();
   c->callback([=]() {
     if (files->empty()) throw InputError("report: expected one or more JSON Lines files (dale report FILE...)");
     if (*best < 1) throw InputError(fmt::format("--best: {} is not ≥ 1", *best));
+    const std::optional<stats::MwuMethod> method = stats::parse_mwu_method(*mwu);
+    if (!method) throw InputError(fmt::format("--mwu: '{}' is not one of auto, exact, asymptotic", *mwu));
     const auto runs = read_results(*files);
     const size_t k = size_t(*best);
-    const Report rep = build_report(runs, k);
-    const std::string text = *as_csv ? csv(rep, k) : markdown(rep, k);
+    const Report rep = build_report(runs, k, *method);
+    const std::string text = *as_csv ? csv(rep, k) : markdown(rep, k, *method);
     if (out->empty())
       std::fwrite(text.data(), 1, text.size(), stdout);
     else
