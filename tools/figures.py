@@ -6,7 +6,7 @@ study's figures with one command, and so that a partial sweep still plots: a con
 from the data gets a panel with a centred "no data for <variant>" note, never a failure.
 
     tools/figures.py runs/*.jsonl [--out figures/] [--data /usr/share/datasets/fashion-mnist]
-                     [--best 10] [--smoke]
+                     [--best N] [--smoke]
 
 Input: one JSON record per epoch per run (models/trainer.cpp). A run's result is its record with
 the highest epoch; a (run, epoch) seen twice counts once (the later line wins: a resumed run
@@ -15,17 +15,29 @@ re-writes its epochs); a torn last line is skipped with a warning. A diverged ru
 
 Output, PNG and SVG each, into --out:
   fig1_samples       32 training images at ε = 0 and ε = 0.75 (IDX files from --data)
-  fig2_ln_detach     EI LN+ vs EI LN− per shared configuration; EI LN+ vs E LN+ (best N, Mann-Whitney)
+  fig2_ln_detach     EI LN+ vs EI LN− per shared configuration; EI LN+ vs E LN+ (best 10, Mann-Whitney)
   fig3_activity      hidden activity mean and second moment: No-Norm, I-Norm (sub), I-Norm
   fig4_inorm_forward LN+ vs inorm−; output/gradient cosine to LN+; cosine vs epoch
   fig5_inorm_full    the same for inorm+
   fig6_error_parts   gradient cosine of center/decorrelate/scale; accuracy per ε vs full and LN+
   fig7_lateral       accuracy per ε of inorm-fa / center / full; error-covariance eigenvalue by ε
+and, for fig6 and fig7, <name>.json: the numbers behind their accuracy panels (per ε and box: runs
+counted, runs drawn, runs hidden at chance, median, Mann-Whitney U and p against LN+, the LN+
+median).
 
 Conventions: accuracy is the final test accuracy in %; ε is always coloured with one colormap;
 "LN+" is `e-ln+` when the data holds it, else `ei-ln+` (the study draws later figures against
-E LN+, SPEC §6); box plots show the best N runs of a condition (SPEC §9), with every run's dot;
-diagnostics (out_cos, grad_cos, err_eig) are pooled over hidden layers.
+E LN+, SPEC §6); diagnostics (out_cos, grad_cos, err_eig, mu, var) are per hidden layer, any number
+of them, and pooled over the layers.
+
+Box plots, with every drawn run's dot: fig2's compare the best 10 runs of each condition (SPEC §11.2).
+The accuracy panels of fig6 and fig7 use all runs of a condition, as the study's figures do
+(SPEC §9): the Mann-Whitney test of each condition against LN+ and the dotted LN+ median count
+every run; runs at chance (diverged, or test accuracy ≤ 10.5 %) are hidden from the drawing only,
+when the condition's median is at least 50 % (a "~k" mark above the box counts them), and a
+condition whose median is at chance is drawn whole. --best N draws and tests the best N runs per
+condition instead, in figs 2, 6 and 7. Mann-Whitney U tests are scipy.stats.mannwhitneyu's
+default (two-sided, method "auto", continuity correction), the p-values of the study's notebooks.
 
 --smoke: the CI preset for tiny data — smaller figures at a low DPI, and fig1 draws a placeholder
 note when --data holds no IDX files (otherwise that is an error).
@@ -33,7 +45,7 @@ note when --data holds no IDX files (otherwise that is an error).
 Exit codes: 0 success · 1 internal error · 2 bad input (a missing, unreadable or empty file, a
 malformed record, no IDX files outside --smoke); one line names the file.
 
-Needs Debian's python3-matplotlib and python3-numpy (no scipy: Mann-Whitney U is below).
+Needs Debian's python3-matplotlib, python3-numpy and python3-scipy (tools/setup installs them).
 """
 
 import argparse
@@ -57,13 +69,17 @@ try:
     from matplotlib.patches import Patch
     from matplotlib.ticker import (FormatStrFormatter, LogFormatterSciNotation, LogLocator,
                                    MaxNLocator, NullFormatter, NullLocator)
+    from scipy.stats import mannwhitneyu
 except ImportError as e:  # pragma: no cover
-    sys.exit(f"figures.py: needs Debian's python3-matplotlib and python3-numpy ({e}); "
-             "run tools/setup python3-matplotlib python3-numpy")
+    sys.exit(f"figures.py: needs Debian's python3-matplotlib, python3-numpy and python3-scipy ({e}); "
+             "run tools/setup python3-matplotlib python3-numpy python3-scipy")
 
 PROG = "figures.py"
 CHANCE = 10.0                       # accuracy (%) of a diverged run whose log holds no number
 FAILED = 20.0                       # accuracies below this (%) are runs that failed (≈ chance)
+AT_CHANCE = 10.5                    # figs 6/7: a run at or below this (%), or diverged, is at chance
+HIDE_ABOVE_MEDIAN = 50.0            # figs 6/7 hide runs at chance when the condition's median is ≥ this
+FIG2_BEST = 10                      # fig2's box plots: the best 10 runs per condition (SPEC §11.2)
 EPS_GRID = [0.0, 0.25, 0.5, 0.75]   # the paper's grid (SPEC §1)
 EPS_HIST = 0.75                     # ε of the cosine histograms (SPEC §11)
 
@@ -88,36 +104,23 @@ def warn(msg):
 # Statistics
 
 
-def mann_whitney_p(a, b):
-    """Two-sided Mann-Whitney U p-value: normal approximation with tie and continuity correction
-    (scipy.stats.mannwhitneyu(method="asymptotic")). NaN when a sample is empty."""
+def mann_whitney(a, b):
+    """(U of a, two-sided p) of scipy.stats.mannwhitneyu(a, b) with its defaults (method "auto":
+    exact when a sample has at most 8 values and there are no ties, else the normal approximation
+    with tie and continuity corrections), the test of the study's notebooks. (nan, nan) when a
+    sample is empty."""
     a, b = [float(x) for x in a], [float(x) for x in b]
-    n1, n2 = len(a), len(b)
-    if n1 == 0 or n2 == 0:
-        return float("nan")
-    allv = sorted([(v, 0) for v in a] + [(v, 1) for v in b])
-    n = n1 + n2
-    ranks = [0.0] * n
-    tie_term = 0.0
-    i = 0
-    while i < n:
-        j = i
-        while j + 1 < n and allv[j + 1][0] == allv[i][0]:
-            j += 1
-        r = (i + j) / 2.0 + 1.0
-        for k in range(i, j + 1):
-            ranks[k] = r
-        t = j - i + 1
-        tie_term += t ** 3 - t
-        i = j + 1
-    r1 = sum(r for r, (_, g) in zip(ranks, allv) if g == 0)
-    u1 = r1 - n1 * (n1 + 1) / 2.0
-    mu = n1 * n2 / 2.0
-    sigma2 = n1 * n2 / 12.0 * ((n + 1) - tie_term / (n * (n - 1))) if n > 1 else 0.0
-    if sigma2 <= 0:
-        return 1.0
-    z = (abs(u1 - mu) - 0.5) / math.sqrt(sigma2)
-    return min(1.0, math.erfc(max(z, 0.0) / math.sqrt(2.0)))
+    if not a or not b:
+        return float("nan"), float("nan")
+    r = mannwhitneyu(a, b)
+    return float(r.statistic), float(r.pvalue)
+
+
+def stars(p):
+    """Significance marks of the study's notebooks."""
+    if p != p:
+        return ""
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "n.s."
 
 
 def fmt_p(p):
@@ -241,7 +244,8 @@ class Sweep:
     """The runs grouped by condition (variant, ε), with the queries the figures need."""
 
     def __init__(self, runs, best):
-        self.best_n = best
+        self.best_n = best                # --best N, or None: figs 6/7 use all runs
+        self.fig2_n = best or FIG2_BEST
         self.cond = defaultdict(list)
         for r in runs.values():
             self.cond[(r.variant, r.eps)].append(r)
@@ -250,6 +254,7 @@ class Sweep:
         self.variants = sorted({v for v, _ in self.cond})
         self.eps = sorted({e for _, e in self.cond})
         self.missing = defaultdict(set)   # figure -> variants it lacked
+        self.numbers = {}                 # figure -> the numbers behind it, written as <figure>.json
 
     def has(self, variant):
         return variant in self.variants
@@ -262,8 +267,16 @@ class Sweep:
     def accs(self, variant, eps):
         return finite([r.acc for r in self.runs(variant, eps)])
 
-    def best(self, variant, eps):
-        return sorted(self.accs(variant, eps), reverse=True)[: self.best_n]
+    def best(self, variant, eps, n):
+        """The n best accuracies of a condition, largest first."""
+        return sorted(self.accs(variant, eps), reverse=True)[:n]
+
+    def sample(self, variant, eps):
+        """Runs of a condition the accuracy panels of figs 6/7 count: all, or the best --best N."""
+        rs = [r for r in self.runs(variant, eps) if math.isfinite(r.acc)]
+        if self.best_n is not None:
+            rs = sorted(rs, key=lambda r: -r.acc)[: self.best_n]
+        return rs
 
     def n_diverged(self, variant, eps):
         return sum(r.diverged for r in self.runs(variant, eps))
@@ -493,9 +506,22 @@ def eps_grid_axes(fig, area, n):
     return [fig.add_subplot(sub[i // 2, i % 2]) for i in range(max(n, 1))]
 
 
+def at_chance(run):
+    return run.diverged or run.acc <= AT_CHANCE
+
+
 def accuracy_panels(axes, sweep, st, fig_name, variants):
-    """One panel per ε: best-N accuracy boxes of `variants`, LN+ median as a dotted line."""
+    """One panel per ε: accuracy boxes of `variants` over all their runs (or the best --best N),
+    each tested against LN+ (Mann-Whitney, two-sided), and LN+'s median as a dotted line. Runs at
+    chance are hidden from the boxes when their condition's median is at least 50 %, as in the
+    study's figures; they still count in the tests and medians. The numbers go to
+    sweep.numbers[fig_name]."""
     ref = sweep.ln_ref()
+    which = "all runs" if sweep.best_n is None else f"best {sweep.best_n} runs"
+    numbers = {"runs": "all" if sweep.best_n is None else f"best {sweep.best_n}", "reference": ref,
+               "at_chance": f"diverged or test_acc <= {AT_CHANCE:g}, hidden when the median >= "
+                            f"{HIDE_ABOVE_MEDIAN:g}", "panels": []}
+    sweep.numbers[fig_name] = numbers
     present = [v for v in variants if sweep.has(v)]
     for v in variants:
         if not sweep.has(v):
@@ -504,29 +530,57 @@ def accuracy_panels(axes, sweep, st, fig_name, variants):
         no_data(axes[0], sweep, fig_name, variants)
         return
     for ax, e in zip(axes, sweep.eps):
+        ax.set_title(f"ε = {e:g} ({which})", fontsize="medium")
         if not present:
             no_data(ax, sweep, fig_name, variants)
-            ax.set_title(f"ε = {e:g}")
             continue
-        items = []
+        ref_acc = [r.acc for r in sweep.sample(ref, e)]
+        m = median(ref_acc)
+        panel = {"eps": e, "reference_n": len(ref_acc), "reference_median": m if ref_acc else None,
+                 "boxes": []}
+        numbers["panels"].append(panel)
+        items, hidden_of = [], []
         for v in variants:
-            nd = sweep.n_diverged(v, e)
-            lab = SHORT.get(v, v) + (f"\n{nd} div." if nd else "")
-            items.append((lab, sweep.best(v, e), st.eps_color(e)))
+            rs = sweep.sample(v, e)
+            acc = [r.acc for r in rs]
+            med = median(acc)
+            hide = bool(acc) and med >= HIDE_ABOVE_MEDIAN
+            shown = [r.acc for r in rs if not (hide and at_chance(r))]
+            u, p = mann_whitney(acc, ref_acc)
+            nd = sum(r.diverged for r in rs)
+            lab = SHORT.get(v, v).replace("\n", " ")
+            if acc and ref_acc:
+                lab += f"\n{stars(p)} p = {fmt_p(p)}"
+            if nd:
+                lab += f"\n{nd} div."
+            items.append((lab, shown, st.eps_color(e)))
+            hidden_of.append(len(acc) - len(shown))
+            panel["boxes"].append({"variant": v, "n": len(acc), "shown": len(shown),
+                                   "hidden": len(acc) - len(shown), "diverged": nd,
+                                   "median": med if acc else None,
+                                   "u": u if acc and ref_acc else None,
+                                   "p": p if acc and ref_acc else None,
+                                   "stars": stars(p) if acc and ref_acc else None})
         placed = boxes(ax, st, [("", items)], "test accuracy (%)")
-        ref_best = sweep.best(ref, e)
         handles = []
-        if ref_best:
-            m = median(ref_best)
+        if ref_acc:
             ax.axhline(m, ls=":", color="k", lw=1.2)
             zoom_above_chance(ax, placed, [m])
-            handles.append(Line2D([], [], ls=":", color="k", label=f"{ref} median ({m:.1f} %)"))
+            handles.append(Line2D([], [], ls=":", color="k",
+                                  label=f"{ref} median of {len(ref_acc)} runs ({m:.2f} %)"))
         else:
             zoom_above_chance(ax, placed)
             sweep.missing[fig_name].add(ref)
             handles.append(Line2D([], [], ls="", label=f"no data for {ref}"))
+        if any(hidden_of):
+            for (x, vals), k in zip(placed, hidden_of):
+                if k and vals:
+                    ax.annotate(f"~{k}", (x, max(vals)), xytext=(0, 4), textcoords="offset points",
+                                ha="center", va="bottom", fontsize="small", fontweight="bold",
+                                color="firebrick")
+            handles.append(Line2D([], [], ls="", label=f"~k: k runs at chance (≤ {AT_CHANCE:g} % or "
+                                                        "diverged), not drawn, counted in p"))
         ax.legend(handles=handles, fontsize="x-small", loc="best")
-        ax.set_title(f"ε = {e:g} (best {sweep.best_n} runs)", fontsize="medium")
         ax.grid(axis="y", alpha=0.3)
 
 
@@ -635,19 +689,19 @@ def fig2(sweep, st):
     b.set_ylabel("test accuracy (%)")
     if missing:
         no_data(b, sweep, name, missing)
-        b.set_title(f"EI LN+ vs E LN+ (best {sweep.best_n})", fontsize="medium")
+        b.set_title(f"EI LN+ vs E LN+ (best {sweep.fig2_n})", fontsize="medium")
         return fig
     groups, ps = [], []
     for e in sweep.eps:
-        x, y = sweep.best("ei-ln+", e), sweep.best("e-ln+", e)
-        p = mann_whitney_p(x, y)
+        x, y = sweep.best("ei-ln+", e, sweep.fig2_n), sweep.best("e-ln+", e, sweep.fig2_n)
+        _, p = mann_whitney(x, y)
         ps.append(f"ε={e:g}: {fmt_p(p)}")
         groups.append((f"ε = {e:g}\np = {fmt_p(p)}", [("EI LN+", x, st.eps_color(e)),
                                                        ("E LN+", y, st.eps_color(e), "///")]))
     zoom_above_chance(b, boxes(b, st, groups, "test accuracy (%)"))
     b.legend(handles=[Patch(facecolor="0.8", label="EI LN+"), Patch(facecolor="0.8", hatch="///", label="E LN+")],
              fontsize="small", loc="lower left")
-    b.set_title(f"EI LN+ vs E LN+, best {sweep.best_n} runs per ε\n"
+    b.set_title(f"EI LN+ vs E LN+, best {sweep.fig2_n} runs per ε\n"
                 f"two-sided Mann-Whitney U p — " + ", ".join(ps), fontsize="medium")
     b.grid(axis="y", alpha=0.3)
     return fig
@@ -657,7 +711,7 @@ def fig3(sweep, st):
     name = "fig3_activity"
     fig, (a, b) = plt.subplots(1, 2, figsize=st.size(13, 5.2))
     fig.suptitle("Fig. 3 — Hidden-layer activity at the end of training (runs that did not diverge; "
-                 "both hidden layers)")
+                 "every hidden layer)")
     eps = sweep.eps or [EPS_HIST]
     for ax, which, ylabel, line, log in (
             (a, 0, "activity mean  mean_k z  (a.u.)", 0.0, False),
@@ -826,6 +880,23 @@ def save(fig, out_dir, name, st):
     return paths
 
 
+def save_numbers(numbers, out_dir, name):
+    """<name>.json: the numbers a figure draws (NaN written as null), for readers and tests."""
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [clean(v) for v in x]
+        return x
+    p = os.path.join(out_dir, f"{name}.json")
+    with open(p, "w") as f:
+        json.dump(clean(numbers), f, indent=1)
+        f.write("\n")
+    return p
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(
         prog="tools/figures.py",
@@ -834,7 +905,9 @@ def main(argv=None):
     ap.add_argument("--out", default="figures", help="output folder (default: figures/)")
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist",
                     help="folder with FashionMNIST's IDX files, for fig1 (default: %(default)s)")
-    ap.add_argument("--best", type=int, default=10, help="runs per condition in box plots (default: 10)")
+    ap.add_argument("--best", type=int, default=None, metavar="N",
+                    help="box plots and their tests of the best N runs per condition: figs 2, 6 and 7 "
+                         "(default: fig2 the best 10, figs 6 and 7 all runs, as the study)")
     ap.add_argument("--smoke", action="store_true",
                     help="CI preset: small, low-DPI figures; fig1 placeholder without IDX files")
     a = ap.parse_args(argv)
@@ -842,7 +915,7 @@ def main(argv=None):
     try:
         if not a.files:
             raise BadInput("no input files (give the JSON Lines files of dale sweep/compare/train)")
-        if a.best < 1:
+        if a.best is not None and a.best < 1:
             raise BadInput(f"--best {a.best}: must be at least 1")
         runs = load(a.files)
         images = read_idx_images(a.data, 32)
@@ -865,9 +938,13 @@ def main(argv=None):
     n_div = sum(r.diverged for r in runs.values())
     print(f"{PROG}: {len(runs)} runs ({n_div} diverged), {len(sweep.variants)} variants "
           f"({', '.join(sweep.variants)}), ε ∈ {{{', '.join(f'{e:g}' for e in sweep.eps)}}}")
+    n_files = 0
     for name, fn in FIGURES:
         fig = fig1(sweep, st, images) if fn is None else fn(sweep, st)
         paths = save(fig, a.out, name, st)
+        if name in sweep.numbers:
+            paths.append(save_numbers(sweep.numbers[name], a.out, name))
+        n_files += len(paths)
         print(f"{name}: {', '.join(paths)}")
     if sweep.missing:
         print("missing (panels drawn with a 'no data' note):")
@@ -876,7 +953,7 @@ def main(argv=None):
                 print(f"  {name}: {', '.join(sorted(sweep.missing[name]))}")
     else:
         print("missing: nothing")
-    print(f"{PROG}: {2 * len(FIGURES)} files in {a.out} in {time.monotonic() - t0:.1f} s")
+    print(f"{PROG}: {n_files} files in {a.out} in {time.monotonic() - t0:.1f} s")
     return 0
 
 
