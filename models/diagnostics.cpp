@@ -1,4 +1,4 @@
-// SPEC §10 diagnostics (see diagnostics.h for the definitions chosen).
+// The study's per-layer measurements (see diagnostics.h for their definitions).
 #include "models/diagnostics.h"
 
 #include <lapacke.h>
@@ -51,64 +51,95 @@ static void clear_grads(Network& net) {
   for (Tensor& p : net.parameters()) p.zero_grad();
 }
 
+static double mean_of(const Tensor& rows_by_one) {
+  const std::vector<float> v = rows_by_one.to_vector();
+  double s = 0;
+  for (float x : v) s += x;
+  return v.empty() ? 0.0 : s / double(v.size());
+}
+
+// The layer's ∇Wex of Σ relu(y), y a function of this pass's z (then the tape is consumed).
+static std::vector<float> wex_gradient_of(const Tensor& y, Tensor& Wex) {
+  Wex.zero_grad();
+  backward(sum(relu(y)));
+  std::vector<float> g = Wex.grad().to_vector();
+  Wex.zero_grad();
+  return g;
+}
+
+// mean((u − target)²) for the local loss of an I-Norm or I-Norm (sub) layer; NaN otherwise.
+static double local_ln_mse(Layer& layer, const Tensor& h) {
+  auto* inorm = dynamic_cast<INormLayer*>(&layer);
+  auto* isub = dynamic_cast<INormSubLayer*>(&layer);
+  if (!inorm && !isub) return std::numeric_limits<double>::quiet_NaN();
+  NoGrad ng;
+  const Tensor Wex = param_named(layer, "Wex");
+  const Tensor e = add_bias(linear(h, Wex), param_named(layer, "bias"));
+  const Tensor target = normalize(e, inorm ? NormKind::Layer : NormKind::Mean, false);
+  Tensor u;
+  if (inorm) {
+    const Tensor inh = linear(linear(h, inorm->Wix), inorm->Wei);
+    const Tensor zd = sqrt(add_scalar(linear(square(linear(h, inorm->Bix)), inorm->Bei), kEpsNorm));
+    u = div(sub(e, inh), zd);
+  } else {
+    u = sub(e, linear(linear(h, isub->Wix), isub->Wei));
+  }
+  const auto uv = u.to_vector(), tv = target.to_vector();
+  double s = 0;
+  for (size_t i = 0; i < uv.size(); ++i) s += (double(uv[i]) - tv[i]) * (double(uv[i]) - tv[i]);
+  return s / double(uv.size());
+}
+
 Diagnostics diagnose(Network& net, const Tensor& x, const Tensor& labels) {
   Diagnostics d;
+  const size_t L = net.hidden().size();
   clear_grads(net);
   tape_reset();
-  // 1. The task error arriving at each hidden layer's z.
-  Tensor logits = net.forward(x, false);
-  const std::vector<Tensor> zs = net.hidden_z();
-  backward(cross_entropy(logits, labels, 0.1f));
-  for (const Tensor& z : zs)
-    d.err_eig.push_back(z.grad().defined() ? largest_covariance_eigenvalue(z.grad().to_vector(), z.rows(), z.cols()) : 0.0);
+  // 1. The network's forward, layer by layer, keeping each layer's output (z, or G(z)) and
+  //    input; the task loss's error arriving at each output; the activity moments of z.
+  std::vector<Tensor> outs, inputs;
+  Tensor h = x.detach();
+  for (size_t l = 0; l < L; ++l) {
+    inputs.push_back(h.detach());
+    outs.push_back(net.hidden()[l]->forward(h, false));
+    h = relu(net.explicit_norm(outs.back()));
+  }
+  backward(cross_entropy(net.output().forward(h, false), labels, 0.1f));
+  for (const Tensor& z : outs) {
+    const Tensor& g = z.grad();
+    d.err_eig.push_back(g.defined() ? largest_covariance_eigenvalue(g.to_vector(), z.rows(), z.cols()) : 0.0);
+    NoGrad ng;
+    d.mu.push_back(mean_of(row_mean(z)));
+    d.var.push_back(mean_of(row_var(z)));
+  }
   clear_grads(net);
 
-  // 2. Per layer, from the same input the network gave it: LN's output and gradient vs the layer's.
-  Tensor h = x.detach();
-  for (size_t l = 0; l < net.hidden().size(); ++l) {
+  // 2. Per layer, from the input the network gave it: the layer's own output and ∇Wex against
+  //    the reference's (a fresh forward for each: one backward consumes the tape).
+  for (size_t l = 0; l < L; ++l) {
     Layer& layer = *net.hidden()[l];
     Tensor Wex = param_named(layer, "Wex");
-    auto* inorm = dynamic_cast<INormLayer*>(&layer);
-    auto* isub = dynamic_cast<INormSubLayer*>(&layer);
-    const bool has_inhibitory_norm = inorm || isub;
+    const auto* inorm = dynamic_cast<const INormLayer*>(&layer);
+    const bool fa = inorm && inorm->mode == ErrNorm::FaCenter;
 
-    Tensor z = net.hidden_forward(l, h, false);
-    Tensor yz = relu(z);
-    backward(sum(yz));
-    const std::vector<float> g_own = Wex.grad().to_vector();
-    Wex.zero_grad();
+    const Tensor own = layer.forward(inputs[l], false);  // G(z): G's backward applies
+    const std::vector<float> own_out = relu(own).to_vector();
+    const std::vector<float> g_own = wex_gradient_of(own, Wex);
 
-    Tensor e = has_inhibitory_norm ? add_bias(linear(h, Wex), param_named(layer, "bias")) : layer.forward(h, false);
-    Tensor yln = relu(normalize(e, NormKind::Layer, false));
-    backward(sum(yln));
-    const std::vector<float> g_ln = Wex.grad().to_vector();
-    clear_grads(net);
-
-    d.out_cos.push_back(cosine(yln.to_vector(), yz.to_vector()));
-    d.grad_cos.push_back(cosine(g_ln, g_own));
-
-    double mse = std::numeric_limits<double>::quiet_NaN();
-    if (has_inhibitory_norm) {
+    const Tensor z = layer.forward_z(inputs[l]);
+    std::vector<float> ln_out;
+    {
       NoGrad ng;
-      Tensor target = normalize(e, inorm ? NormKind::Layer : NormKind::Mean, false);
-      Tensor u;
-      if (inorm) {
-        const Tensor xs = h;
-        Tensor inh = linear(linear(xs, inorm->Wix), inorm->Wei);
-        Tensor zd = sqrt(add_scalar(linear(square(linear(xs, inorm->Bix)), inorm->Bei), kEpsNorm));
-        u = div(sub(e, inh), zd);
-      } else {
-        u = sub(e, linear(linear(h, isub->Wix), isub->Wei));
-      }
-      const auto uv = u.to_vector(), tv = target.to_vector();
-      double s = 0;
-      for (size_t i = 0; i < uv.size(); ++i) s += (double(uv[i]) - tv[i]) * (double(uv[i]) - tv[i]);
-      mse = s / double(uv.size());
+      ln_out = relu(normalize(z, NormKind::Layer, false)).to_vector();
     }
-    d.local_ln_mse.push_back(mse);
-    NoGrad ng;
-    h = relu(net.hidden_forward(l, h, false)).detach();
+    const std::vector<float> g_ref =
+        wex_gradient_of(fa ? error_normalize(z, ErrNorm::Center) : normalize(z, NormKind::Layer, false), Wex);
+
+    d.out_cos.push_back(cosine(ln_out, own_out));
+    d.grad_cos.push_back(cosine(g_ref, g_own));
+    d.local_ln_mse.push_back(local_ln_mse(layer, inputs[l]));
   }
+  clear_grads(net);
   tape_reset();
   return d;
 }

@@ -1,13 +1,19 @@
-// The per-epoch measurements of SPEC §10 beyond accuracy and loss, on one fixed batch, per
-// hidden layer. Computed at the logging interval only, never inside a training step.
+// The per-epoch measurements of the study (docs/study.md, "Measurements") beyond accuracy and
+// loss, per hidden layer, as the study's code computes them. Computed at the logging interval
+// only, on one batch — the epoch's last training batch — never inside a training step.
 //
-// Decisions where SPEC §10 leaves room (see the issue note):
-// - "LN(z)" is the exact layer norm of the layer's excitatory drive — e = x Wexᵀ + b for I-Norm
-//   layers, the layer's pre-normalization output for E/EI layers — i.e. what an LN+ layer
-//   would output for the same input; the layer's own output is its z before the ReLU.
-// - The error signal is the task-loss gradient arriving at the layer's z (before G's backward).
-// - local_ln_mse compares u with LN(sg(e)) for I-Norm layers and with e − mean_k e for I-Norm
-//   (sub) layers (what their local losses drive u towards); NaN for other layers.
+// For hidden layer l with input h (what the network gives it), z is the value the layer emits
+// before the ReLU and before any explicit normalization: for I-Norm z = (e − sg(inh)) / sg(zd),
+// for I-Norm (sub) z = e − sg(inh), for E/EI layers x Wᵀ + b. G is the layer's error
+// normalization (identity forward; none for E/EI layers).
+// - mu, var:   mean over the batch of mean_k z and of var_k z (population variance).
+// - out_cos:   cos(relu(LN(z)), relu(G(z))), flattened over the batch.
+// - grad_cos:  cos(∇Wex Σ relu(R(z)), ∇Wex Σ relu(G(z))), R = LN with its exact backward, except
+//              for fa_center layers, where R is centering (identity forward, the error centered).
+// - err_eig:   the largest eigenvalue of cov = (g − ḡ)ᵀ(g − ḡ)/(B − 1), g the task-loss error
+//              (a mean over the batch) arriving at the layer's output.
+// - local_ln_mse: mean((u − target)²) of the local loss's u: target LN(sg(e)) for I-Norm,
+//              sg(e) − mean_k sg(e) for I-Norm (sub); NaN for other layers.
 #pragma once
 #include <vector>
 
@@ -16,13 +22,11 @@
 namespace dale {
 
 struct Diagnostics {
-  std::vector<double> out_cos;       // cos(relu(LN(e)), relu(z)), flattened over the batch
-  std::vector<double> grad_cos;      // cos(∇Wex Σ relu(LN(e)), ∇Wex Σ relu(G(z)))
-  std::vector<double> err_eig;       // largest eigenvalue of the error covariance across the batch
-  std::vector<double> local_ln_mse;  // mean((u − target)²)
+  std::vector<double> mu, var;
+  std::vector<double> out_cos, grad_cos, err_eig, local_ln_mse;
 };
 
-// x: a fixed batch (rows × inputs), labels: its class ids. Leaves every gradient cleared.
+// x: a batch (rows × inputs), labels: its class ids. Leaves every gradient cleared.
 Diagnostics diagnose(Network& net, const Tensor& x, const Tensor& labels);
 
 // Cosine of two equally long vectors (0 when either is zero).

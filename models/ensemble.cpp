@@ -41,6 +41,7 @@ Ensemble::Ensemble(const std::vector<NetworkConfig>& cfgs) {
     };
     differs("--model.variant", std::string(a.variant.name), std::string(b.variant.name));
     differs("--model.hidden_layer_width", a.width, b.width);
+    differs("--model.num_layers", a.hidden().size(), b.hidden().size());
     differs("input size", a.config.inputs, b.config.inputs);
     differs("number of classes", a.config.classes, b.config.classes);
     differs("--opt.lambda_homeo", a.config.lambda_homeo, b.config.lambda_homeo);

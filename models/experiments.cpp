@@ -30,6 +30,23 @@ std::vector<PlannedRun> plan_compare(const TrainConfig& base, const std::vector<
   return runs;
 }
 
+const std::vector<SweepConfig>& study_sweep_configs() {
+  struct Row {
+    int64_t id;
+    double lr, lr_wei, lr_wix;
+    int64_t width;
+  };
+  static const Row rows[] = {
+#include "models/study_sweep_configs.inc"
+  };
+  static const std::vector<SweepConfig> configs = [] {
+    std::vector<SweepConfig> v;
+    for (const Row& r : rows) v.push_back({r.id, float(r.lr), float(r.lr_wei), float(r.lr_wix), r.width});
+    return v;
+  }();
+  return configs;
+}
+
 std::vector<SweepConfig> draw_sweep_configs(int64_t n, uint64_t seed, const SweepRanges& r) {
   RngStream rng(seed, kStreamSweep);
   auto log_uniform = [&](float lo, float hi) {

@@ -32,7 +32,10 @@ struct SweepConfig {
   float lr, lr_wei, lr_wix;
   int64_t width;
 };
-// `n` configurations from RngStream(seed, kStreamSweep): the same for every condition.
+// The study's own 30 configurations (models/study_sweep_configs.inc, ids 0–29): what its sweep
+// trained for every condition, and what `dale sweep` trains by default.
+const std::vector<SweepConfig>& study_sweep_configs();
+// `n` new configurations from RngStream(seed, kStreamSweep): the same for every condition.
 std::vector<SweepConfig> draw_sweep_configs(int64_t n, uint64_t seed, const SweepRanges& r);
 // Runs ordered configuration-major; run seed = configuration id (one seed per run, SPEC §9).
 std::vector<PlannedRun> plan_sweep(const TrainConfig& base, const std::vector<SweepConfig>& configs,

@@ -26,14 +26,18 @@ INormLayer::INormLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode_, f
   }
 }
 
-Tensor INormLayer::forward(const Tensor& x, bool training) {
+INormEpilogue INormLayer::epilogue(const Tensor& x) {
   const Tensor xs = stop_grad(x);
   const Tensor e = add_bias(linear(x, Wex), bias);
   const Tensor inh = linear(linear(xs, Wix), Wei);
   const Tensor sq = square(linear(xs, Bix));
   const Tensor pooled = bei_is_uniform() ? matmul(row_mean(sq), ones_) : linear(sq, Bei);
   // z, and the local loss's per-row terms, in one fused op (inorm_epilogue_unfused is its oracle).
-  const INormEpilogue ep = inorm_epilogue(e, inh, pooled);
+  return inorm_epilogue(e, inh, pooled);
+}
+
+Tensor INormLayer::forward(const Tensor& x, bool training) {
+  const INormEpilogue ep = epilogue(x);
   local_loss_ = training ? scale(mean(ep.terms), lambda_var) : Tensor();
   return error_normalize(ep.z, mode, fa_w);
 }
@@ -53,6 +57,11 @@ INormSubLayer::INormSubLayer(std::string name, int64_t n, int64_t ne, ErrNorm mo
     : Layer(std::move(name)), mode(mode_), lambda(lambda_) {
   // Wei is trained here, by the mean local loss.
   dale_params(dale_init(n, ne, inhibitory_units(ne), rng), dev, false, Wex, Wix, Wei, bias);
+}
+
+Tensor INormSubLayer::forward_z(const Tensor& x) {
+  const Tensor e = add_bias(linear(x, Wex), bias);
+  return sub(e, stop_grad(linear(linear(stop_grad(x), Wix), Wei)));
 }
 
 Tensor INormSubLayer::forward(const Tensor& x, bool training) {

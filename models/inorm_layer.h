@@ -10,6 +10,7 @@
 // or none, local loss u = sg(e) − inh, L = λ · mean_b(mean_k(u)²), training Wix and Wei.
 #pragma once
 #include "framework/math.h"
+#include "framework/ops.h"
 #include "framework/rng.h"
 #include "models/layer.h"
 
@@ -22,6 +23,7 @@ class INormLayer : public Layer {
   INormLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode, float lambda_var,
              RngStream& rng, Device dev, uint64_t fa_seed = 0, uint64_t fa_stream = kStreamFa);
   Tensor forward(const Tensor& x, bool training) override;
+  Tensor forward_z(const Tensor& x) override { return epilogue(x).z; }
   std::vector<Tensor> parameters() const override { return {Wex, Wix, Wei, bias, Bix, Bei}; }
   // Whether Bei is 1/ne everywhere (re-read from Bei only when its values were replaced).
   bool bei_is_uniform();
@@ -35,6 +37,7 @@ class INormLayer : public Layer {
   // row: row_mean, then a rank-1 product with ones (1 × ne), instead of an ne × ne GEMM forward
   // and backward (about 15 % of an I-Norm step's FLOPs). Any other Bei (a checkpoint's, a
   // test's) takes the GEMM: copy_from bumps Bei's version, and the check is redone then.
+  INormEpilogue epilogue(const Tensor& x);
   bool bei_uniform_ = true;
   uint64_t bei_version_ = 0;
   Tensor ones_;
@@ -45,6 +48,7 @@ class INormSubLayer : public Layer {
   INormSubLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode, float lambda,
                 RngStream& rng, Device dev);
   Tensor forward(const Tensor& x, bool training) override;
+  Tensor forward_z(const Tensor& x) override;
   std::vector<Tensor> parameters() const override { return {Wex, Wix, Wei, bias}; }
   Tensor Wex, Wix, Wei, bias;
   ErrNorm mode;

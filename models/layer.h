@@ -15,6 +15,10 @@ class Layer {
   virtual ~Layer() = default;
   // z for input x (rows = samples). With `training`, layers with a local loss compute it too.
   virtual Tensor forward(const Tensor& x, bool training) = 0;
+  // The value forward emits, before the error-normalization G of I-Norm layers (SPEC §4; G's
+  // forward is the identity, so the values are equal): z with the layer's own stop-gradients,
+  // the reference the study's alignment diagnostics normalize. E/EI layers have no G.
+  virtual Tensor forward_z(const Tensor& x) { return forward(x, false); }
   // Every parameter, frozen ones included (they are part of the checkpoint).
   virtual std::vector<Tensor> parameters() const = 0;
   // The local inhibitory loss of the last training forward (λ included); undefined if none.

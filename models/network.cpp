@@ -18,12 +18,24 @@ static int64_t checked_width(const NetworkConfig& cfg, const Variant& v) {
   return w;
 }
 
+// Bounds of --model.num_layers: at least one hidden layer; the upper bound only keeps a typo
+// (1000) from building a network no experiment means.
+constexpr int64_t kMaxHiddenLayers = 64;
+
+static int64_t checked_layers(const NetworkConfig& cfg) {
+  if (cfg.num_layers < 1 || cfg.num_layers > kMaxHiddenLayers)
+    throw InputError(fmt::format("--model.num_layers: {} is not a number of hidden layers; expected 1 … {}",
+                                 cfg.num_layers, kMaxHiddenLayers));
+  return cfg.num_layers;
+}
+
 Network::Network(const NetworkConfig& cfg)
     : variant(find_variant(cfg.variant)), config(cfg), width(checked_width(cfg, variant)) {
   RngStream rng(cfg.seed, kStreamInit);
   int64_t n = cfg.inputs;
-  uint64_t index = 0;
-  for (const char* name : {"fc0", "fc1"}) {
+  const int64_t layers = checked_layers(cfg);
+  for (int64_t index = 0; index < layers; ++index) {
+    const std::string name = fmt::format("fc{}", index);
     switch (variant.hidden) {
       case HiddenKind::E: hidden_.push_back(std::make_unique<ELayer>(name, n, width, rng, cfg.device)); break;
       case HiddenKind::EI:
@@ -31,7 +43,7 @@ Network::Network(const NetworkConfig& cfg)
         break;
       case HiddenKind::INorm:
         hidden_.push_back(std::make_unique<INormLayer>(name, n, width, variant.errnorm, cfg.lambda_homeo_var,
-                                                       rng, cfg.device, cfg.seed, kStreamFa + (index << 8)));
+                                                       rng, cfg.device, cfg.seed, kStreamFa + (uint64_t(index) << 8)));
         break;
       case HiddenKind::INormSub:
         hidden_.push_back(std::make_unique<INormSubLayer>(name, n, width, variant.errnorm,
@@ -39,13 +51,15 @@ Network::Network(const NetworkConfig& cfg)
         break;
     }
     n = width;
-    ++index;
   }
   output_ = std::make_unique<EILayer>("fc_output", n, cfg.classes, 1, rng, cfg.device);
 }
 
 Tensor Network::hidden_forward(size_t l, const Tensor& h, bool training) {
-  Tensor z = hidden_[l]->forward(h, training);
+  return explicit_norm(hidden_[l]->forward(h, training));
+}
+
+Tensor Network::explicit_norm(const Tensor& z) const {
   switch (variant.norm) {
     case ExplicitNorm::None: return z;
     case ExplicitNorm::Layer: return normalize(z, NormKind::Layer, variant.norm_detach);
@@ -60,7 +74,7 @@ Tensor Network::forward(const Tensor& x, bool training) {
   hidden_z_.clear();
   Tensor h = x;
   for (size_t l = 0; l < hidden_.size(); ++l) {
-    DALE_RANGE(hidden_[l]->name().c_str());  // "fc0", "fc1": one range per layer
+    DALE_RANGE(hidden_[l]->name().c_str());  // "fc0", "fc1", …: one range per layer
     hidden_z_.push_back(hidden_forward(l, h, training));
     h = relu(hidden_z_.back());
   }
@@ -101,6 +115,7 @@ SafetensorsFile Network::state() const {
       f.tensors.push_back({l->name() + ".fa_w", {in->fa_w.numel()}, in->fa_w.to_vector()});
   f.metadata["variant"] = variant.name;
   f.metadata["hidden_layer_width"] = std::to_string(width);
+  f.metadata["num_layers"] = std::to_string(hidden_.size());
   return f;
 }
 

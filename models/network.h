@@ -1,6 +1,8 @@
-// The study's network (SPEC §6): 784 → h → h → 10. Hidden layers fc0 and fc1 of the variant's
-// kind, each followed by the variant's explicit normalization (if any) and a ReLU; the output
-// layer fc_output is an EI layer with ne = 10, ni = 1 and no normalization.
+// The study's network (SPEC §6): 784 → h → … → h → 10. L hidden layers fc0 … fc{L−1} (L = 2 in
+// the study's figures) of the variant's kind, each followed by the variant's explicit
+// normalization (if any) and a ReLU; the output layer fc_output is an EI layer with ne = 10,
+// ni = 1 and no normalization. (The study's code spells L = 2 as num_layers=1: it counts the
+// hidden layers after fc0.)
 #pragma once
 #include <memory>
 #include <string>
@@ -15,6 +17,7 @@ namespace dale {
 struct NetworkConfig {
   std::string variant = "inorm+";
   int64_t width = 0;  // 0: the variant's default (500 E/EI, 234 I-Norm)
+  int64_t num_layers = 2;  // hidden layers L
   int64_t inputs = 784, classes = 10;
   float lambda_homeo = 0.01f, lambda_homeo_var = 0.01f;  // λ (I-Norm sub), λ_var (I-Norm)
   uint64_t seed = 0;
@@ -28,6 +31,8 @@ class Network {
   Tensor forward(const Tensor& x, bool training);
   // Hidden layer l alone: its z (layer, then the variant's explicit normalization), before ReLU.
   Tensor hidden_forward(size_t l, const Tensor& h, bool training);
+  // The variant's explicit normalization (SPEC §5) of a hidden layer's output; identity if none.
+  Tensor explicit_norm(const Tensor& z) const;
   // Σ of the hidden layers' local losses from the last training forward; undefined if none.
   Tensor local_loss() const;
   std::vector<Tensor> local_losses() const;  // per hidden layer (undefined entries when none)

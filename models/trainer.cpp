@@ -42,9 +42,11 @@ void validate(const TrainConfig& c) {
   require(c.eval_batch >= 1, "--train.eval_batch", fmt::format("{} is not ≥ 1", c.eval_batch));
   require(std::isfinite(c.brightness_factor) && c.brightness_factor >= 0.f && c.brightness_factor <= 1.f,
           "--data.brightness_factor", fmt::format("{} is not in [0, 1]", c.brightness_factor));
-  if (c.brightness_factor_eval)
-    require(std::isfinite(*c.brightness_factor_eval) && std::fabs(*c.brightness_factor_eval) <= 1.f,
-            "--data.brightness_factor_eval", fmt::format("{} is not in [-1, 1]", *c.brightness_factor_eval));
+  require(std::isfinite(c.brightness_factor_eval) && std::fabs(c.brightness_factor_eval) <= 1.f,
+          "--data.brightness_factor_eval",
+          fmt::format("{} is not in [-1, 1] (0: test jittered like training; else a fixed shift)", c.brightness_factor_eval));
+  require(!(c.clean_test && c.brightness_factor_eval != 0.f), "--data.clean_test",
+          "tests on clean images; it cannot be combined with a non-zero --data.brightness_factor_eval");
   find_variant(c.model.variant);
   require(c.model.width == 0 || c.model.width >= 2, "--model.hidden_layer_width",
           fmt::format("{} is not ≥ 2 (0 picks the variant's default)", c.model.width));
@@ -70,10 +72,12 @@ json to_json(const TrainConfig& c) {
       {"train", {{"epochs", c.epochs}, {"batch_size", c.batch_size}, {"seed", c.seed}, {"shuffle", c.shuffle}}},
       {"data",
        {{"brightness_factor", c.brightness_factor},
-        {"brightness_factor_eval", c.brightness_factor_eval ? json(*c.brightness_factor_eval) : json(nullptr)},
+        {"brightness_factor_eval", c.brightness_factor_eval},
+        {"clean_test", c.clean_test},
         {"dir", c.data_dir}}},
       {"model",
-       {{"variant", c.model.variant}, {"hidden_layer_width", c.model.width}, {"device", device_name(c.model.device)}}},
+       {{"variant", c.model.variant}, {"hidden_layer_width", c.model.width}, {"num_layers", c.model.num_layers},
+        {"device", device_name(c.model.device)}}},
       {"opt",
        {{"algorithm", algorithm_name(c.opt.algorithm)}, {"lr", c.opt.lr},
         {"inhib_lrs", {{"wix", c.opt.lr_wix}, {"wei", c.opt.lr_wei}}}, {"momentum", c.opt.momentum},
@@ -220,14 +224,17 @@ static ResumePoint load_for_resume(const std::string& path, const TrainConfig& c
 // ---------------------------------------------------------------------------------------------
 // Evaluation
 
+JitterSpec test_jitter(const TrainConfig& c) {
+  if (c.clean_test) return JitterSpec{0.f, true, 0.f};
+  if (c.brightness_factor_eval != 0.f) return JitterSpec{0.f, true, c.brightness_factor_eval};
+  return JitterSpec{c.brightness_factor, false, 0.f};  // the study's default: jittered like training
+}
+
 EvalResult evaluate(Network& net, const DeviceDataset& d, const JitterSpec& j, uint64_t seed, uint32_t epoch,
                     int64_t batch) {
   NoGrad ng;
   DALE_RANGE("evaluate");
   EvalResult r;
-  const size_t L = net.hidden().size();
-  r.mu.assign(L, 0.0);
-  r.var.assign(L, 0.0);
   double correct = 0, loss = 0;
   const int64_t n = d.size();
   for (int64_t start = 0; start < n; start += batch) {
@@ -236,14 +243,9 @@ EvalResult evaluate(Network& net, const DeviceDataset& d, const JitterSpec& j, u
     Tensor logits = net.forward(b.x, false);
     correct += count_correct(logits, b.y).item();
     loss += double(cross_entropy(logits, b.y, 0.1f).item()) * double(B);
-    for (size_t l = 0; l < L; ++l) {
-      r.mu[l] += double(sum(row_mean(net.hidden_z()[l])).item());
-      r.var[l] += double(sum(row_var(net.hidden_z()[l])).item());
-    }
   }
   r.acc = 100.0 * correct / double(n);
   r.loss = loss / double(n);
-  for (size_t l = 0; l < L; ++l) r.mu[l] /= double(n), r.var[l] /= double(n);
   return r;
 }
 
@@ -270,7 +272,6 @@ struct Member {
   double elapsed0 = 0;
   uint64_t eval_train_seed = 0, eval_test_seed = 0;
   JitterSpec train_jitter, test_jitter;
-  Batch diag;                                 // SPEC §10's fixed batch
   std::shared_ptr<const DeviceBytes> order;   // this epoch's sample order
   Tensor task_acc;                            // Σ task loss since the epoch began (device)
   std::vector<Tensor> local_acc;              // Σ local loss per hidden layer (device)
@@ -381,11 +382,7 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
     m.eval_train_seed = m.c.seed + 0x9E3779B97F4A7C15ULL;
     m.eval_test_seed = m.c.seed + 2 * 0x9E3779B97F4A7C15ULL;
     m.train_jitter = JitterSpec{m.c.brightness_factor, false, 0.f};
-    m.test_jitter = m.c.brightness_factor_eval ? JitterSpec{0.f, true, *m.c.brightness_factor_eval} : m.train_jitter;
-    // SPEC §10's fixed batch: the first 128 test images, jittered once (epoch key 0).
-    if (m.c.diagnostics)
-      m.diag = test_set.batch(*test_set.identity(), 0, std::min<int64_t>(128, data.test.n), m.test_jitter,
-                              m.eval_test_seed, 0);
+    m.test_jitter = test_jitter(m.c);
     m.local_acc.assign(L, Tensor());
     m.local_sum.assign(L, 0.0);
   }
@@ -400,6 +397,7 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
   // One record per finished epoch (or per divergence, in sweeps); `final` marks a run's last.
   // Returns whether the run diverged (non-finite evaluation losses count too: the last update of
   // an epoch can break the weights after the step's loss was checked).
+  const int64_t B = c0.batch_size, n = data.train.n;
   auto emit = [&](Member& m, int64_t epoch, int64_t steps_this_epoch, bool diverged, bool final) {
     const TrainConfig& c = m.c;
     Network& net = *m.net;
@@ -432,14 +430,18 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
                 {"test_acc", te.acc},
                 {"test_loss", te.loss},
                 {"local_loss", local},
-                {"mu", te.mu},
-                {"var", te.var},
                 {"task_loss_running", m.loss_sum / double(std::max<int64_t>(1, steps_this_epoch))},
                 {"elapsed_s", m.elapsed0 + wall()},
                 {"diverged", diverged},
                 {"final", final}};
     if (c.diagnostics && !diverged) {
-      const Diagnostics d = diagnose(net, m.diag.x, m.diag.y);
+      // The study's measurements are read off its last training batch of the epoch (after the
+      // epoch's updates): the same images and jitter this model just trained on.
+      const int64_t start = (steps_this_epoch - 1) * B;
+      const Batch last = train_set.batch(*m.order, start, std::min(B, n - start), m.train_jitter, c.seed, uint32_t(epoch));
+      const Diagnostics d = diagnose(net, last.x, last.y);
+      rec["mu"] = d.mu;
+      rec["var"] = d.var;
       rec["out_cos"] = d.out_cos;
       rec["grad_cos"] = d.grad_cos;
       rec["err_eig"] = d.err_eig;
@@ -454,7 +456,6 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
   };
   auto all_done = [&] { return std::all_of(ms.begin(), ms.end(), [](const Member& m) { return m.done; }); };
 
-  const int64_t B = c0.batch_size, n = data.train.n;
   const int64_t steps_per_epoch = (n + B - 1) / B;
   const Backend& be = backend(dev);
   // acc += v[i] in place: no op, no allocation (the sums are allocated at each epoch's start, so a

@@ -23,7 +23,10 @@ struct TrainConfig {
   uint64_t seed = 0;
   bool shuffle = true;                         // false: the files' order (the reference code)
   float brightness_factor = 0.f;               // ε_train
-  std::optional<float> brightness_factor_eval; // fixed test shift δ = ε_eval when given
+  // The study's --data.brightness_factor_eval: 0 (its default) tests on the test set jittered
+  // like the training set; a non-zero value tests with the fixed shift δ = that value.
+  float brightness_factor_eval = 0.f;
+  bool clean_test = false;                     // dale only: test on the clean images (δ = 0)
   std::string data_dir = kDefaultFashionMnistDir;
   NetworkConfig model;
   OptimConfig opt;
@@ -31,7 +34,7 @@ struct TrainConfig {
   int64_t max_steps = -1;                      // stop after this many steps (0: initial weights)
   int64_t eval_batch = 1000;                   // evaluation only: no gradients, bigger batches
   bool progress = false;                       // a live progress line on stderr
-  bool diagnostics = true;                     // SPEC §10 measurements in every record
+  bool diagnostics = true;                     // the study's measurements (models/diagnostics.h) in every record
   // Sweeps: a diverged run is a result (SPEC §9), recorded with diverged = true, not an error.
   bool record_divergence = false;
   std::optional<int64_t> config_id;            // sweep configuration shared across conditions
@@ -49,9 +52,10 @@ nlohmann::json to_json(const TrainConfig& c);
 std::string default_run_id(const TrainConfig& c);
 
 struct EvalResult {
-  double acc = 0, loss = 0;               // accuracy in percent, mean loss
-  std::vector<double> mu, var;            // per hidden layer: batch means of mean_k z, var_k z
+  double acc = 0, loss = 0;  // accuracy in percent, mean loss
 };
+// How the test set is presented (SPEC §1): jittered like training, a fixed shift, or clean.
+JitterSpec test_jitter(const TrainConfig& c);
 EvalResult evaluate(Network& net, const DeviceDataset& d, const JitterSpec& j, uint64_t seed, uint32_t epoch,
                     int64_t batch);
 

@@ -23,6 +23,32 @@ static FashionMNIST synthetic(const std::string& dir) {
   return load_fashion_mnist(dir);
 }
 
+TEST_CASE("sweep configurations: the study's own 30, as its random_configs.json 0-29 has them") {
+  const auto& s = study_sweep_configs();
+  REQUIRE(s.size() == 30);
+  for (size_t i = 0; i < s.size(); ++i) {
+    CAPTURE(i);
+    CHECK(s[i].id == int64_t(i));
+    // The study's generator's ranges: lr 10^U(−3,−2), lr_wei 10^U(−5,−2), lr_wix 10^U(−2,0).
+    CHECK((s[i].lr >= 1e-3f && s[i].lr <= 1e-2f));
+    CHECK((s[i].lr_wei >= 1e-5f && s[i].lr_wei <= 1e-2f));
+    CHECK((s[i].lr_wix >= 1e-2f && s[i].lr_wix <= 1.f));
+    CHECK((s[i].width >= 100 && s[i].width <= 499));
+  }
+  // First and last as the study's file writes them (a shifted or reordered table fails here).
+  CHECK(s[0].lr == float(0.0046948634644269184));
+  CHECK(s[0].lr_wei == float(0.0004979148010321483));
+  CHECK(s[0].lr_wix == float(0.8313806603864143));
+  CHECK(s[0].width == 178);
+  CHECK(s[29].lr == float(0.002254274645984173));
+  CHECK(s[29].lr_wei == float(0.006203181588475437));
+  CHECK(s[29].lr_wix == float(0.0892953871038381));
+  CHECK(s[29].width == 332);
+  std::set<int64_t> widths;
+  for (const auto& c : s) widths.insert(c.width);
+  CHECK(widths.size() == 27);  // three widths occur twice (packs form across ε and variant)
+}
+
 TEST_CASE("sweep configurations: SPEC §9 ranges, deterministic, shared by conditions") {
   const auto a = draw_sweep_configs(200, 7, SweepRanges{});
   const auto b = draw_sweep_configs(200, 7, SweepRanges{});

@@ -432,7 +432,7 @@ namespace {
 // packed 4 to an ensemble (one width): a kill leaves a pack's runs at different epochs, and the
 // resumed sweep must repack them by epoch and still write each run's records once, unchanged.
 std::vector<std::string> sweep_args(const std::string& data) {
-  return {"sweep", "--data.dir", data, "--sweep.configs", "2", "--variants", "ei-ln+,inorm+", "--eps", "0,0.5",
+  return {"sweep", "--data.dir", data, "--sweep.source", "random", "--sweep.configs", "2", "--variants", "ei-ln+,inorm+", "--eps", "0,0.5",
           "--train.epochs", "3", "--sweep.width_range", "16", "16", "--train.eval_batch", "100", "--quiet",
           "--exp.pack", "4", "--exp.out", "S.jsonl"};
 }

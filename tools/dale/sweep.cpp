@@ -1,5 +1,5 @@
-// `dale sweep`: the study's protocol (SPEC §9) — random configurations shared by every
-// condition (variant × ε), 50 epochs, the training set in file order. `--shard i/n` (or a SLURM
+// `dale sweep`: the study's protocol (docs/study.md) — its own 30 configurations (or new random
+// ones) shared by every condition (variant × ε), 50 epochs, the training set in file order. `--shard i/n` (or a SLURM
 // job array's environment) runs a disjoint slice; outputs merge by concatenation; a killed
 // sweep resumes where it stopped.
 #include <cmath>
@@ -21,21 +21,29 @@ static void add_sweep(CLI::App& app) {
       "e-ln+", "ei-ln+", "ei-ln-", "inorm-", "inorm+", "inorm-center", "inorm-scale", "inorm-decorrelate", "inorm-fa"});
   auto eps = std::make_shared<std::vector<float>>(std::vector<float>{0.f, 0.25f, 0.5f, 0.75f});
   auto configs = std::make_shared<int64_t>(30);
+  auto source = std::make_shared<std::string>("study");
   auto seed = std::make_shared<uint64_t>(0);
   auto shard = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>("runs/sweep.jsonl");
   auto dry = std::make_shared<bool>(false);
   auto ranges = std::make_shared<SweepRanges>();
-  CLI::App* c = app.add_subcommand("sweep", "the study's random-configuration sweep (SPEC §9), resumable and shardable");
+  CLI::App* c = app.add_subcommand("sweep", "the study's sweep: its 30 configurations × conditions, resumable and shardable");
   add_train_flags(c, f, /*with_run_flags=*/false);
   auto pack = std::make_shared<int64_t>(0);
   add_condition_flags(c, *variants, *eps, *pack);
-  c->add_option("--sweep.configs", *configs, "random configurations (the replicates)")->capture_default_str();
-  c->add_option("--sweep.seed", *seed, "seed of the configurations")->capture_default_str();
+  c->add_option("--sweep.source", *source,
+                "study: the study's own 30 configurations (lr, lr_wei, lr_wix, width; its random_configs.json "
+                "0-29); random: new ones drawn from --sweep.seed and the --sweep.*_range flags")
+      ->capture_default_str();
+  c->add_option("--sweep.configs", *configs,
+                "number of configurations (the replicates): the first N of the study's 30, or N random ones")
+      ->capture_default_str();
+  auto* seed_opt = c->add_option("--sweep.seed", *seed, "seed of random configurations (--sweep.source random)")
+                       ->capture_default_str();
   // A LO HI pair of finite numbers (integers for the width), parsed whole: "100x" or "1e50" (beyond
   // float) is refused here, naming the flag, rather than read as 100 or inf.
   auto range = [c](const std::string& name, auto& lo, auto& hi, const std::string& help) {
-    c->add_option(name, [name, &lo, &hi](const CLI::results_t& r) {
+    return c->add_option(name, [name, &lo, &hi](const CLI::results_t& r) {
       using T = std::remove_reference_t<decltype(lo)>;
       if (r.size() != 2) throw InputError(fmt::format("{}: expected two values, LO HI", name));
       T v[2];
@@ -51,30 +59,50 @@ static void add_sweep(CLI::App& app) {
       return true;
     }, help)->expected(2);
   };
-  range("--sweep.lr_range", ranges->lr_lo, ranges->lr_hi, "log-uniform range of lr (default 1e-3 1e-2)");
-  range("--sweep.wei_range", ranges->wei_lo, ranges->wei_hi, "log-uniform range of the Wei rate (default 1e-5 1e-2)");
-  range("--sweep.wix_range", ranges->wix_lo, ranges->wix_hi, "log-uniform range of the Wix rate (default 1e-2 1)");
-  range("--sweep.width_range", ranges->width_lo, ranges->width_hi,
-        "uniform integer range of the hidden width (default 100 499)");
+  std::vector<CLI::Option*> random_only = {
+      seed_opt,
+      range("--sweep.lr_range", ranges->lr_lo, ranges->lr_hi, "random: log-uniform range of lr (default 1e-3 1e-2)"),
+      range("--sweep.wei_range", ranges->wei_lo, ranges->wei_hi,
+            "random: log-uniform range of the Wei rate (default 1e-5 1e-2)"),
+      range("--sweep.wix_range", ranges->wix_lo, ranges->wix_hi,
+            "random: log-uniform range of the Wix rate (default 1e-2 1)"),
+      range("--sweep.width_range", ranges->width_lo, ranges->width_hi,
+            "random: uniform integer range of the hidden width (default 100 499)")};
   c->add_option("--shard", *shard, "run slice i of n (i/n, 0-based); default: SLURM_ARRAY_TASK_ID/COUNT, else all");
   c->add_option("--exp.out", *out, "JSON Lines output (appended; finished runs are skipped)")->capture_default_str();
   c->add_flag("--dry-run", *dry, "list this shard's runs and configurations, train nothing");
   c->callback([=]() {
     const TrainConfig base = f->resolve();
     if (*configs < 1) throw InputError(fmt::format("--sweep.configs: {} is not ≥ 1", *configs));
+    if (*source != "study" && *source != "random")
+      throw InputError(fmt::format("--sweep.source: '{}' is not a source; expected study or random", *source));
+    const bool study = *source == "study";
+    const auto& table = study_sweep_configs();
+    if (study && size_t(*configs) > table.size())
+      throw InputError(fmt::format("--sweep.configs: the study has {} configurations, not {}; use --sweep.source "
+                                   "random for more",
+                                   table.size(), *configs));
+    if (study)
+      for (const CLI::Option* o : random_only)
+        if (o->count() > 0)
+          throw InputError(fmt::format("{}: applies to --sweep.source random only (the study's configurations are "
+                                       "fixed)",
+                                       o->get_name()));
     const SweepRanges& r = *ranges;
     if (!(r.lr_lo > 0 && r.lr_lo <= r.lr_hi && r.wei_lo > 0 && r.wei_lo <= r.wei_hi && r.wix_lo > 0 && r.wix_lo <= r.wix_hi))
       throw InputError("--sweep.*_range: rate ranges need 0 < lo ≤ hi");
     if (!(r.width_lo >= 2 && r.width_lo <= r.width_hi))
       throw InputError("--sweep.width_range: needs 2 ≤ lo ≤ hi");
     const Shard sh = resolve_shard(*shard);
-    const auto all = plan_sweep(base, draw_sweep_configs(*configs, *seed, r), checked_variants(*variants), checked_eps(*eps));
+    const std::vector<SweepConfig> cfgs = study ? std::vector<SweepConfig>(table.begin(), table.begin() + *configs)
+                                                : draw_sweep_configs(*configs, *seed, r);
+    const auto all = plan_sweep(base, cfgs, checked_variants(*variants), checked_eps(*eps));
     const auto mine = select_shard(all, sh);
     std::fprintf(stderr, "dale: sweep of %zu runs; shard %lld/%lld runs %zu\n", all.size(), (long long)sh.index,
                  (long long)sh.count, mine.size());
     if (*dry) {
       for (const auto& p : mine)
-        std::printf("%s  width %lld  lr %.3g  lr_wix %.3g  lr_wei %.3g\n", p.run.c_str(), (long long)p.cfg.model.width,
+        std::printf("%s  width %lld  lr %.6g  lr_wix %.6g  lr_wei %.6g\n", p.run.c_str(), (long long)p.cfg.model.width,
                     p.cfg.opt.lr, p.cfg.opt.lr_wix, p.cfg.opt.lr_wei);
       return;
     }

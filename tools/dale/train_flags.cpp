@@ -20,7 +20,9 @@ TrainConfig TrainFlags::resolve() const {
   cfg.shuffle = shuffle == 1;
   cfg.opt.nesterov = nesterov == 1;
   cfg.opt.algorithm = parse_algorithm(algorithm);
-  if (eval_shift_opt && eval_shift_opt->count() > 0) cfg.brightness_factor_eval = float(eval_shift);
+  if (clean_test != 0 && clean_test != 1) throw InputError("--data.clean_test: expected 0 or 1");
+  cfg.brightness_factor_eval = float(eval_shift);
+  cfg.clean_test = clean_test == 1;
   if (device == "cpu") {
     cfg.model.device = Device::CPU;
   } else if (device == "cuda") {
@@ -69,11 +71,19 @@ void add_train_flags(CLI::App* t, const std::shared_ptr<TrainFlags>& f, bool wit
       ->check(signed_integer)
       ->capture_default_str();
   t->add_option("--train.eval_batch", c.eval_batch, "batch size of evaluation")->check(signed_integer)->capture_default_str();
-  f->eval_shift_opt = t->add_option("--data.brightness_factor_eval", f->eval_shift,
-                                    "test with the fixed shift δ = this instead of jitter")
-                                    ->check(real_number);
+  t->add_option("--data.brightness_factor_eval", f->eval_shift,
+                "as the study's flag: 0 tests on the test set jittered like training; non-zero tests with the fixed "
+                "shift δ = this")
+      ->check(real_number)
+      ->capture_default_str();
+  t->add_option("--data.clean_test", f->clean_test, "1: test on the clean images (no shift; not in the study)")
+      ->check(signed_integer)
+      ->capture_default_str();
   t->add_option("--data.dir", c.data_dir, "directory of the FashionMNIST IDX files")->capture_default_str();
   t->add_option("--model.hidden_layer_width", c.model.width, "hidden width (0: 500 for E/EI, 234 for I-Norm)")
+      ->check(signed_integer)
+      ->capture_default_str();
+  t->add_option("--model.num_layers", c.model.num_layers, "hidden layers fc0 … fc{L−1} (the study's figures: 2)")
       ->check(signed_integer)
       ->capture_default_str();
   t->add_option("--model.device,--device", f->device, "cpu or cuda")->capture_default_str();

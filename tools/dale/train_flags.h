@@ -14,8 +14,7 @@ struct TrainFlags {
   TrainConfig c;
   std::string device = "cpu", algorithm = "sgd";
   double eval_shift = 0;
-  CLI::Option* eval_shift_opt = nullptr;
-  int shuffle = 1, nesterov = 0, cuda_graph = 1;
+  int shuffle = 1, nesterov = 0, cuda_graph = 1, clean_test = 0;
   int64_t models = 1;  // --train.models (dale train only)
   bool quiet = false;
   // The validated configuration (device checked, strings parsed). Throws InputError.
