@@ -17,7 +17,7 @@ namespace {
 
 struct Entry {
   UpdateSlot s;
-  float c1 = 1.f, c2 = 1.f;  // AdamW's bias corrections, computed on the host as adamw_update does
+  float step_size = 0.f;  // AdamW's bias-corrected step size, computed on the host as adamw_update does
   int64_t first_block = 0;
 };
 
@@ -48,14 +48,11 @@ __global__ void update_multi_kernel(__grid_constant__ const Table t) {
   const int64_t stride = (end - e.first_block) * blockDim.x;
   const UpdateSlot& s = e.s;
   for (int64_t i = (int64_t(blockIdx.x) - e.first_block) * blockDim.x + threadIdx.x; i < s.n; i += stride) {
-    switch (s.rule) {
-      case UpdateRule::SGD: {
-        float unused = 0.f;  // v is null without momentum
-        sgd_element(s.p[i], s.g[i], s.v ? s.v[i] : unused, s.a);
-        break;
-      }
-      case UpdateRule::EG: eg_element(s.p[i], s.g[i], s.a); break;
-      case UpdateRule::AdamW: adamw_element(s.p[i], s.g[i], s.m[i], s.v[i], s.a, e.c1, e.c2); break;
+    if (s.rule == UpdateRule::AdamW) {
+      adamw_element(s.p[i], s.g[i], s.m[i], s.v[i], s.a, e.step_size);
+    } else {  // SGD, or EG (the host set a.exponentiated for UpdateRule::EG)
+      float unused = 0.f;  // v is null without momentum (the host then set momentum 0)
+      descent_element(s.p[i], s.g[i], s.v ? s.v[i] : unused, s.a);
     }
   }
 }
@@ -79,8 +76,14 @@ void update_multi(int64_t count, const UpdateSlot* slots) {
     if (t.count == kMaxEntries) launch();
     Entry& e = t.e[t.count++];
     e.s = s;
-    e.c1 = e.c2 = 1.f;
-    if (s.rule == UpdateRule::AdamW) adamw_corrections(s.a, e.c1, e.c2);
+    // The per-tensor entries' argument rules (optim.cu): EG is sgd_update with a.exponentiated
+    // and no buffer; no buffer means no momentum.
+    if (s.rule == UpdateRule::EG) {
+      e.s.a.exponentiated = true;
+      e.s.v = nullptr;
+    }
+    if (s.rule != UpdateRule::AdamW && !e.s.v) e.s.a.momentum = 0.f;
+    e.step_size = s.rule == UpdateRule::AdamW ? adamw_step_size(s.a) : 0.f;
     e.first_block = blocks;
     blocks += std::min<int64_t>(kMaxBlocksPerSlot, (s.n + kBlock - 1) / kBlock);
   }

@@ -27,6 +27,8 @@ struct BatchJitter {
 // One parameter tensor's update in a multi-tensor call (Backend::update_multi): the rule, its n
 // values p (updated in place), gradient g, state v (momentum, or AdamW's second moment; null =
 // none) and m (AdamW's first moment), and its arguments — what the per-tensor entry would be given.
+// SGD runs EG too where a.exponentiated (optim_math.h's descent_element, with its momentum buffer);
+// EG is that rule without a buffer (eg_update).
 enum class UpdateRule : int32_t { SGD, EG, AdamW };
 struct UpdateSlot {
   UpdateRule rule = UpdateRule::SGD;

@@ -30,9 +30,12 @@ UpdateArgs update_args(const OptimConfig& c, Group g, int64_t step) {
          : (g == Group::Wei || g == Group::Bei) ? c.lr_wei
                                                 : c.lr;
   a.momentum = is_inhibitory(g) ? c.inhib_momentum : c.momentum;
-  a.wd = is_inhibitory(g) ? 0.f : c.wd;
+  // SGD and EG decay wex and bias only (the study's SGD); the study's AdamW decays every group.
+  a.wd = c.algorithm == Algorithm::AdamW || !is_inhibitory(g) ? c.wd : 0.f;
   a.nesterov = c.nesterov;
   a.clamp_nonneg = is_sign_constrained(g);
+  // EG for the sign-constrained groups; bix and bias, free to change sign, take SGD steps.
+  a.exponentiated = c.algorithm == Algorithm::EG && is_sign_constrained(g);
   a.step = step;
   return a;
 }
@@ -69,9 +72,7 @@ void Optimizer::begin_step(std::vector<UpdateSlot>& out) {
       u.rule = UpdateRule::AdamW;
       u.m = s.m.data();
       u.v = s.v.data();
-    } else if (cfg_.algorithm == Algorithm::EG && u.a.clamp_nonneg) {
-      u.rule = UpdateRule::EG;
-    } else {
+    } else {  // SGD, or EG (u.a.exponentiated): the same entry, the same momentum buffer
       if (u.a.momentum > 0.f && !s.v.defined()) s.v = Tensor::zeros(s.p.shape(), s.p.device());
       u.rule = UpdateRule::SGD;
       u.v = s.v.defined() ? s.v.data() : nullptr;
@@ -88,7 +89,7 @@ void Optimizer::step() {
   for (const UpdateSlot& u : updates) {
     switch (u.rule) {
       case UpdateRule::SGD: be.sgd_update(u.n, u.p, u.g, u.v, u.a); break;
-      case UpdateRule::EG: be.eg_update(u.n, u.p, u.g, u.a); break;
+      case UpdateRule::EG: be.eg_update(u.n, u.p, u.g, u.a); break;  // not made by begin_step
       case UpdateRule::AdamW: be.adamw_update(u.n, u.p, u.g, u.m, u.v, u.a); break;
     }
   }

@@ -1,7 +1,12 @@
 // The optimizer of SPEC §8: parameter groups (wex, wix, wei, bix, bei, bias) with their own
-// learning rate and momentum, weight decay only for non-inhibitory groups, the non-negativity
-// clamp for sign-constrained groups, frozen parameters skipped. Algorithms: SGD (with optional
-// Nesterov), exponentiated gradient for sign-constrained groups (SGD for the free ones), AdamW.
+// learning rate and momentum, the non-negativity clamp for sign-constrained groups, frozen
+// parameters skipped. Algorithms (per-element rules in framework/optim_math.h):
+//   SGD    the study's: momentum, Nesterov, decoupled decay after the step for wex and bias, clamp.
+//   EG     linclab/EG_optimiser's, for the sign-constrained groups: wd·sign(p) added to the
+//          gradient (wex only), then momentum / Nesterov, then p·exp(−lr·sign(p)·d); bix and
+//          bias take the SGD step.
+//   AdamW  the study's (HuggingFace's): eps added to √v, bias correction in the step size, then
+//          p − lr·wd·p for every group, then the clamp; β = (0.9, 0.999), eps = 1e-6.
 #pragma once
 #include <string>
 #include <vector>

@@ -1,8 +1,14 @@
 // The optimizer of SPEC §8 against updates computed by hand (in double) on tiny tensors: the
 // group learning rates, momentum vs inhibitory momentum, Nesterov, weight decay only for the
 // non-inhibitory groups, the non-negativity clamp for the sign-constrained groups, frozen and
-// gradient-less parameters, exponentiated gradient and AdamW; then one step on a real network.
+// gradient-less parameters, exponentiated gradient (with the lab's momentum, Nesterov and
+// sign(p) decay) and the study's AdamW (its eps, decay of every group after the update); the
+// optimizer state through a checkpoint; then one step on a real network.
+//
+// The references below are written from the rules of the lab's Python code (the study's
+// danns_eg/optimisation.py, linclab/EG_optimiser's optim_eg/sgd_eg.py), not from dale's kernels.
 #include <cmath>
+#include <cstring>
 
 #include "framework/check.h"
 #include "framework/optimizer.h"
@@ -83,6 +89,28 @@ TEST_CASE("update_args: rates, momentum, decay and clamp by group") {
   CHECK(is_sign_constrained(Group::Bei));
   CHECK_FALSE(is_sign_constrained(Group::Bix));
   CHECK_FALSE(is_sign_constrained(Group::Bias));
+}
+
+TEST_CASE("update_args by algorithm: EG for the sign-constrained groups, AdamW decays every group") {
+  OptimConfig c = sgd(0.1f, 0.01f, 0.001f);
+  c.wd = 0.2f;
+  const Group all[] = {Group::Wex, Group::Wix, Group::Wei, Group::Bix, Group::Bei, Group::Bias};
+  for (Algorithm alg : {Algorithm::SGD, Algorithm::EG, Algorithm::AdamW}) {
+    c.algorithm = alg;
+    for (Group g : all) {
+      CAPTURE(algorithm_name(alg));
+      CAPTURE(group_name(g));
+      const UpdateArgs a = update_args(c, g, 1);
+      CHECK(a.exponentiated == (alg == Algorithm::EG && is_sign_constrained(g)));
+      CHECK(a.wd == (alg == Algorithm::AdamW || !is_inhibitory(g) ? 0.2f : 0.f));
+      CHECK(a.clamp_nonneg == is_sign_constrained(g));
+    }
+  }
+  // The study's AdamW constants (its optimiser's defaults; its get_optimizer passes none).
+  const UpdateArgs a = update_args(c, Group::Wex, 1);
+  CHECK(a.beta1 == 0.9f);
+  CHECK(a.beta2 == 0.999f);
+  CHECK(a.adam_eps == 1e-6f);
 }
 
 TEST_CASE("SGD: each group moves by its own learning rate") {
@@ -263,43 +291,225 @@ TEST_CASE("EG: p·exp(−lr·sign(p)·g) for sign-constrained groups, plain SGD 
   expect_values(neg, {-0.5 * std::exp(0.1f * 2.0), 0.0}, "EG with p < 0 and p = 0");
 }
 
-TEST_CASE("AdamW: two steps with bias correction and decoupled decay") {
+// The lab's EG (linclab/EG_optimiser, SGD with update_alg="eg"), per element, in double:
+// d = g + wd·sign(p); v = d on the first step, then μ·v + d (no dampening); d = d + μ·v
+// (Nesterov) or v; p ← p · exp(−lr · sign(p) · d).
+struct EgRef {
+  double p, v = 0;
+  bool started = false;
+  void step(double g, double lr, double mu, double wd, bool nesterov) {
+    const double s = p > 0 ? 1 : (p < 0 ? -1 : 0);
+    double d = g + wd * s;
+    if (mu != 0) {
+      v = started ? mu * v + d : d;
+      started = true;
+      d = nesterov ? d + mu * v : v;
+    }
+    p *= std::exp(-lr * s * d);
+  }
+};
+
+// dale's SGD (the study's), per element, in double: what bix and bias get under EG.
+struct SgdRef {
+  double p, v = 0;
+  void step(double g, double lr, double mu, double wd, bool nesterov, bool clamp) {
+    if (mu > 0) {
+      v = mu * v + g;
+      g = nesterov ? g + mu * v : v;
+    }
+    p -= lr * g;
+    p -= lr * wd * p;
+    if (clamp) p = std::max(p, 0.0);
+  }
+};
+
+TEST_CASE("EG with momentum, Nesterov and sign(p) weight decay: three steps, every group") {
+  const std::vector<float> g3 = {1.5f, -0.4f, -2.f};
+  const std::vector<float> signs = {-0.5f, 0.f, 0.75f};  // a Wex below and at zero
+  for (bool nesterov : {false, true}) {
+    CAPTURE(nesterov);
+    Groups G;
+    Tensor mixed = make_param("m.Wex", Group::Wex, signs);
+    OptimConfig c = sgd(0.1f, 0.05f, 0.02f);
+    c.algorithm = Algorithm::EG;
+    c.momentum = 0.9f;
+    c.inhib_momentum = 0.5f;
+    c.wd = 0.3f;
+    c.nesterov = nesterov;
+    std::vector<Tensor> params = G.all();
+    params.push_back(mixed);
+    Optimizer opt(params, c);
+    for (const auto* g : {&kG1, &kG2, &g3}) {
+      G.grads(*g);
+      set_grad(mixed, *g);
+      opt.step();
+    }
+    auto eg = [&](const std::vector<float>& p0, double lr, double mu, double wd) {
+      std::vector<double> w;
+      for (size_t i = 0; i < p0.size(); ++i) {
+        EgRef r{p0[i]};
+        for (const auto* g : {&kG1, &kG2, &g3}) r.step((*g)[i], lr, mu, wd, nesterov);
+        w.push_back(r.p);
+      }
+      return w;
+    };
+    auto gd = [&](double lr, double mu, double wd) {
+      std::vector<double> w;
+      for (size_t i = 0; i < kP.size(); ++i) {
+        SgdRef r{kP[i]};
+        for (const auto* g : {&kG1, &kG2, &g3}) r.step((*g)[i], lr, mu, wd, nesterov, false);
+        w.push_back(r.p);
+      }
+      return w;
+    };
+    expect_values(G.wex, eg(kP, 0.1f, 0.9f, 0.3f), "wex: EG, momentum, decay wd·sign(p)");
+    expect_values(mixed, eg(signs, 0.1f, 0.9f, 0.3f), "wex with p < 0 and p = 0");
+    expect_values(G.wix, eg(kP, 0.05f, 0.5f, 0), "wix: EG, inhib_momentum, no decay");
+    expect_values(G.wei, eg(kP, 0.02f, 0.5f, 0), "wei: EG, inhib_momentum, no decay");
+    expect_values(G.bei, eg(kP, 0.02f, 0.5f, 0), "bei: EG, inhib_momentum, no decay");
+    expect_values(G.bix, gd(0.05f, 0.5f, 0), "bix: SGD under EG");
+    expect_values(G.bias, gd(0.1f, 0.9f, 0.3f), "bias: SGD under EG, decoupled decay");
+    const auto m = mixed.to_vector();
+    CHECK(m[0] < 0.f);  // a negative weight stays negative ...
+    CHECK(m[1] == 0.f);  // ... and sign(0) = 0 keeps a zero weight at zero
+    CHECK(m[2] > 0.f);
+    // The references tell the rules apart: without momentum, or with decay wd·p instead of
+    // wd·sign(p), or decay added after the momentum, wex would be elsewhere.
+    const double got = eg(kP, 0.1f, 0.9f, 0.3f)[0];
+    EgRef plain{kP[0]}, after{kP[0]};
+    double v = 0;
+    for (const auto* g : {&kG1, &kG2, &g3}) {
+      plain.step((*g)[0], 0.1, 0, 0.3, nesterov);
+      v = 0.9 * v + (*g)[0];  // momentum of the raw gradient, decay added after it
+      after.p *= std::exp(-0.1 * ((nesterov ? (*g)[0] + 0.9 * v : v) + 0.3));
+    }
+    CHECK(std::fabs(plain.p - got) > 1e-3);
+    CHECK(std::fabs(after.p - got) > 1e-3);
+    EgRef by_value{kP[0]};
+    for (const auto* g : {&kG1, &kG2, &g3}) by_value.step((*g)[0], 0.1, 0.9, 0.3 * kP[0], nesterov);
+    CHECK(std::fabs(by_value.p - got) > 1e-3);
+  }
+}
+
+// The optimizer state through a checkpoint: a fresh optimizer that loads it continues exactly as
+// the original does (EG's momentum buffer, AdamW's moments and per-parameter step counts).
+TEST_CASE("save_state/load_state: EG momentum and AdamW moments continue bit for bit") {
+  for (Algorithm alg : {Algorithm::EG, Algorithm::AdamW}) {
+    CAPTURE(algorithm_name(alg));
+    OptimConfig c = sgd(0.1f, 0.05f, 0.02f);
+    c.algorithm = alg;
+    c.momentum = 0.9f;
+    c.inhib_momentum = 0.5f;
+    c.wd = 0.1f;
+    c.nesterov = true;
+    Groups A;
+    Optimizer a(A.all(), c);
+    for (const auto* g : {&kG1, &kG2}) {
+      A.grads(*g);
+      a.step();
+    }
+    SafetensorsFile f;
+    a.save_state(f);
+    CHECK(f.find("opt.l.Wex.v") != nullptr);  // EG: momentum; AdamW: second moment
+    CHECK((f.find("opt.l.Wex.m") != nullptr) == (alg == Algorithm::AdamW));
+    Groups B, C;  // the same values; B's optimizer loads the state, C's starts from rest
+    for (size_t i = 0; i < A.all().size(); ++i) {
+      B.all()[i].copy_from(A.all()[i].to_vector());
+      C.all()[i].copy_from(A.all()[i].to_vector());
+    }
+    Optimizer b(B.all(), c), fresh(C.all(), c);
+    b.load_state(f, "state.safetensors");
+    CHECK(b.steps() == 2);
+    for (Groups* G : {&A, &B, &C}) G->grads(kG1);
+    a.step();
+    b.step();
+    fresh.step();
+    for (size_t i = 0; i < A.all().size(); ++i) {
+      const auto x = A.all()[i].to_vector(), y = B.all()[i].to_vector();
+      CAPTURE(A.all()[i].name());
+      CHECK(std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0);
+      CHECK(C.all()[i].to_vector() != x);  // the state carried something
+    }
+  }
+}
+
+// The study's AdamW, per element, in double: moments, eps added to √v, the bias correction in
+// the step size, then decay of the updated value, then the clamp.
+struct AdamRef {
+  double p, m = 0, v = 0;
+  int t = 0;
+  void step(double g, double lr, double wd, bool clamp, double eps = 1e-6) {
+    const double b1 = 0.9, b2 = 0.999;
+    ++t;
+    m = b1 * m + (1 - b1) * g;
+    v = b2 * v + (1 - b2) * g * g;
+    const double step_size = lr * std::sqrt(1 - std::pow(b2, t)) / (1 - std::pow(b1, t));
+    p -= step_size * m / (std::sqrt(v) + eps);
+    p -= lr * wd * p;
+    if (clamp) p = std::max(p, 0.0);
+  }
+};
+
+TEST_CASE("AdamW: three steps, bias correction, decay after the update for every group") {
   Groups G;
   OptimConfig c = sgd(0.01f, 0.02f, 0.03f);
   c.algorithm = Algorithm::AdamW;
   c.wd = 0.5f;
   Optimizer opt(G.all(), c);
-  G.grads(kG1);
-  opt.step();
-  G.grads(kG2);
-  opt.step();
-  const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-  auto want = [&](double lr, double wd, bool clamp) {
+  const std::vector<float> g3 = {0.05f, -0.1f, 2.5f};
+  for (const auto* g : {&kG1, &kG2, &g3}) {
+    G.grads(*g);
+    opt.step();
+  }
+  auto want = [&](double lr, bool clamp) {
     std::vector<double> w;
     for (size_t i = 0; i < kP.size(); ++i) {
-      double p = kP[i], m = 0, v = 0;
-      int t = 0;
-      for (const auto* gv : {&kG1, &kG2}) {
-        const double g = (*gv)[i];
-        ++t;
-        m = b1 * m + (1 - b1) * g;
-        v = b2 * v + (1 - b2) * g * g;
-        p *= 1 - lr * wd;
-        p -= lr * (m / (1 - std::pow(b1, t))) / (std::sqrt(v / (1 - std::pow(b2, t))) + eps);
-        if (clamp) p = std::max(p, 0.0);
-      }
-      w.push_back(p);
+      AdamRef r{kP[i]};
+      for (const auto* g : {&kG1, &kG2, &g3}) r.step((*g)[i], lr, 0.5f, clamp);
+      w.push_back(r.p);
     }
     return w;
   };
-  expect_values(G.wex, want(0.01f, 0.5f, true), "wex: AdamW with decay");
-  expect_values(G.bias, want(0.01f, 0.5f, false), "bias: AdamW with decay");
-  expect_values(G.wix, want(0.02f, 0, true), "wix: AdamW, no decay");
-  expect_values(G.bix, want(0.02f, 0, false), "bix: AdamW, no decay");
-  expect_values(G.wei, want(0.03f, 0, true), "wei: AdamW, no decay");
-  expect_values(G.bei, want(0.03f, 0, true), "bei: AdamW, no decay");
+  expect_values(G.wex, want(0.01f, true), "wex: AdamW, decayed");
+  expect_values(G.bias, want(0.01f, false), "bias: AdamW, decayed");
+  expect_values(G.wix, want(0.02f, true), "wix: AdamW, decayed at lr_wix");
+  expect_values(G.bix, want(0.02f, false), "bix: AdamW, decayed at lr_wix");
+  expect_values(G.wei, want(0.03f, true), "wei: AdamW, decayed at lr_wei");
+  expect_values(G.bei, want(0.03f, true), "bei: AdamW, decayed at lr_wei");
   // Bias correction matters: the first step of Adam moves each weight by ≈ lr regardless of |g|.
-  CHECK(std::fabs(G.wix.to_vector()[2] - (kP[2] - 0.02f * 2.f)) < 5e-3f);
+  Tensor fresh = make_param("f.Wix", Group::Wix, kP);
+  set_grad(fresh, kG1);
+  OptimConfig ca = sgd(0.02f, 0.02f, 0.02f);
+  ca.algorithm = Algorithm::AdamW;
+  Optimizer adam({fresh}, ca);
+  adam.step();
+  CHECK(std::fabs(fresh.to_vector()[2] - (kP[2] - 0.02f)) < 1e-5f);
+  // The references can tell decay after the update from decay before it (AdamW as PyTorch has
+  // it): (p − u)(1 − lr·wd) and p(1 − lr·wd) − u differ by u·lr·wd, far above the tolerance.
+  AdamRef after{kP[2]}, before{kP[2] * (1 - 0.01 * 0.5)};
+  after.step(kG1[2], 0.01, 0.5, false);
+  before.step(kG1[2], 0.01, 0, false);
+  CHECK(std::fabs(after.p - before.p) > 2e-5);
+}
+
+TEST_CASE("AdamW eps: added to √v before the bias correction, 1e-6") {
+  // Gradients of 1e-6: √v ≈ 3e-8 at step 1, so eps dominates the denominator, and where it goes
+  // changes the step many-fold. PyTorch's placement, m̂/(√v̂ + 1e-8), would move p by ≈ lr.
+  Tensor bias = make_param("l.bias", Group::Bias, {0.5f, -0.25f});
+  OptimConfig c = sgd(0.01f, 0.01f, 0.01f);
+  c.algorithm = Algorithm::AdamW;
+  Optimizer opt({bias}, c);
+  const std::vector<std::vector<float>> grads = {{1e-6f, -2e-6f}, {3e-6f, 1e-6f}};
+  AdamRef r0{0.5}, r1{-0.25};
+  for (const auto& g : grads) {
+    set_grad(bias, g);
+    opt.step();
+    r0.step(g[0], 0.01f, 0, false);
+    r1.step(g[1], 0.01f, 0, false);
+  }
+  expect_values(bias, {r0.p, r1.p}, "bias: eps-dominated AdamW steps");
+  CHECK(std::fabs(bias.to_vector()[0] - 0.5f) < 0.002f);  // ≪ lr: eps really dominated
+  CHECK(std::fabs(bias.to_vector()[0] - 0.5f) > 1e-4f);   // but it moved
 }
 
 TEST_CASE("AdamW clamps sign-constrained groups at 0") {

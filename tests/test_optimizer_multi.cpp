@@ -141,15 +141,20 @@ TEST_CASE("step_all equals step() per optimizer: SGD plain, momentum, Nesterov, 
 
 TEST_CASE("step_all equals step() per optimizer: EG and AdamW") {
   SUBCASE("EG") { check_step_all({config(Algorithm::EG, 0.f, 0.f, 0.f, false)}); }
-  SUBCASE("EG with momentum for the free groups") { check_step_all({config(Algorithm::EG, 0.9f, 0.9f, 0.f, false)}); }
+  SUBCASE("EG with momentum") { check_step_all({config(Algorithm::EG, 0.9f, 0.9f, 0.f, false)}); }
+  SUBCASE("EG with momentum for wex and bias only") { check_step_all({config(Algorithm::EG, 0.9f, 0.f, 0.f, false)}); }
+  SUBCASE("EG, Nesterov, sign(p) weight decay") { check_step_all({config(Algorithm::EG, 0.9f, 0.5f, 0.1f, true)}); }
+  SUBCASE("EG weight decay without momentum") { check_step_all({config(Algorithm::EG, 0.f, 0.f, 0.3f, false)}); }
   SUBCASE("AdamW") { check_step_all({config(Algorithm::AdamW, 0.f, 0.f, 0.01f, false)}); }
+  SUBCASE("AdamW without decay") { check_step_all({config(Algorithm::AdamW, 0.f, 0.f, 0.f, false)}); }
 }
 
 TEST_CASE("step_all over an ensemble's optimizers, with different rates and algorithms in one call") {
   OptimConfig slow = config(Algorithm::SGD, 0.f, 0.f, 0.f, false);
   slow.lr = 0.001f;
   check_step_all({config(Algorithm::SGD, 0.f, 0.f, 0.f, false), slow, config(Algorithm::SGD, 0.9f, 0.5f, 0.01f, true),
-                  config(Algorithm::EG, 0.f, 0.f, 0.f, false), config(Algorithm::AdamW, 0.f, 0.f, 0.01f, false)});
+                  config(Algorithm::EG, 0.f, 0.f, 0.f, false), config(Algorithm::EG, 0.9f, 0.5f, 0.1f, true),
+                  config(Algorithm::AdamW, 0.f, 0.f, 0.01f, false)});
 }
 
 TEST_CASE("step_all with no optimizers, or none with a gradient, changes nothing but the counters") {

@@ -15,7 +15,22 @@ static void sgd_plain(int64_t n, float* __restrict p, const float* __restrict g,
     for (int64_t i = 0; i < n; ++i) p[i] -= a.lr * g[i];
 }
 
+// EG (a.exponentiated): eg_element, with the momentum buffer v or without one.
+static void eg_loop(int64_t n, float* __restrict p, const float* __restrict g, float* __restrict v,
+                    const UpdateArgs& a) {
+  if (v && a.momentum > 0.f) {
+    for (int64_t i = 0; i < n; ++i) eg_element(p[i], g[i], v[i], a);
+    return;
+  }
+  UpdateArgs plain = a;
+  plain.momentum = 0.f;
+  float unused = 0.f;
+  for (int64_t i = 0; i < n; ++i) eg_element(p[i], g[i], unused, plain);
+}
+
+// v null = no momentum buffer: the step is taken without momentum (as on CUDA).
 void sgd_update(int64_t n, float* p, const float* g, float* v, const UpdateArgs& a) {
+  if (a.exponentiated) return eg_loop(n, p, g, v, a);
   if (!v || a.momentum <= 0.f) {
     UpdateArgs plain = a;
     plain.momentum = 0.f;
@@ -24,14 +39,16 @@ void sgd_update(int64_t n, float* p, const float* g, float* v, const UpdateArgs&
   for (int64_t i = 0; i < n; ++i) sgd_element(p[i], g[i], v[i], a);
 }
 
+// EG without a momentum buffer: sgd_update with a.exponentiated and v null.
 void eg_update(int64_t n, float* p, const float* g, const UpdateArgs& a) {
-  for (int64_t i = 0; i < n; ++i) eg_element(p[i], g[i], a);
+  UpdateArgs e = a;
+  e.exponentiated = true;
+  eg_loop(n, p, g, nullptr, e);
 }
 
 void adamw_update(int64_t n, float* p, const float* g, float* m, float* v, const UpdateArgs& a) {
-  float c1, c2;
-  adamw_corrections(a, c1, c2);
-  for (int64_t i = 0; i < n; ++i) adamw_element(p[i], g[i], m[i], v[i], a, c1, c2);
+  const float step_size = adamw_step_size(a);
+  for (int64_t i = 0; i < n; ++i) adamw_element(p[i], g[i], m[i], v[i], a, step_size);
 }
 
 }  // namespace dale::cpu

@@ -685,18 +685,22 @@ namespace {
 const int64_t kUpdateLengths[] = {1, 7, 33, 1000, 100003};
 }
 
-TEST_CASE("sgd_update: plain, momentum, Nesterov, weight decay, clamp") {
+TEST_CASE("sgd_update: plain, momentum, Nesterov, weight decay, clamp; EG (exponentiated) with the same") {
   struct Case {
     const char* name;
     float momentum, wd;
-    bool nesterov, clamp;
+    bool nesterov, clamp, eg = false;
   };
   const Case cases[] = {{"momentum 0, v null", 0.f, 0.f, false, false},
                         {"momentum 0.9", 0.9f, 0.f, false, false},
                         {"momentum 0.9 nesterov", 0.9f, 0.f, true, false},
                         {"momentum 0.9 wd 0.01", 0.9f, 0.01f, false, false},
                         {"momentum 0 wd 0.01 clamp, v null", 0.f, 0.01f, false, true},
-                        {"momentum 0.9 nesterov wd 0.01 clamp", 0.9f, 0.01f, true, true}};
+                        {"momentum 0.9 nesterov wd 0.01 clamp", 0.9f, 0.01f, true, true},
+                        {"EG momentum 0, v null", 0.f, 0.f, false, true, true},
+                        {"EG momentum 0.9 wd 0.01", 0.9f, 0.01f, false, true, true},
+                        {"EG momentum 0.9 nesterov wd 0.01", 0.9f, 0.01f, true, true, true},
+                        {"EG momentum 0 wd 0.01, v null", 0.f, 0.01f, false, true, true}};
   for (const Case& c : cases)
     for (int64_t n : kUpdateLengths) {
       INFO("sgd_update " << std::string(c.name));
@@ -707,16 +711,20 @@ TEST_CASE("sgd_update: plain, momentum, Nesterov, weight decay, clamp") {
       a.wd = c.wd;
       a.nesterov = c.nesterov;
       a.clamp_nonneg = c.clamp;
+      a.exponentiated = c.eg;
       const bool has_v = c.momentum > 0.f;
       const uint64_t seed = seed_of(15, uint64_t(&c - cases), uint64_t(n));
-      // Clamped groups hold small non-negative weights, so many steps would cross zero.
-      Vec p = c.clamp ? random_vector(n, seed + 1, 0.f, 0.05f) : random_vector(n, seed + 1);
+      // Clamped groups hold small non-negative weights, so many SGD steps would cross zero. EG
+      // gets weights of both signs and some zeros (sign(p) = −1, 0, 1).
+      Vec p = c.clamp && !c.eg ? random_vector(n, seed + 1, 0.f, 0.05f) : random_vector(n, seed + 1);
+      if (c.eg)
+        for (size_t i = 0; i < p.size(); i += 13) p[i] = 0.f;
       const Vec g = random_vector(n, seed + 2);
       Vec v = has_v ? random_vector(n, seed + 3, -0.5f, 0.5f) : Vec();
       DevBuf dp(p), dg(g), dv(has_v ? v : Vec(1, kNaN));
       cpu().sgd_update(n, p.data(), g.data(), has_v ? v.data() : nullptr, a);
       gpu().sgd_update(n, dp.ptr(), dg.ptr(), has_v ? dv.ptr() : nullptr, a);
-      if (c.clamp && n >= 33) {  // the clamp was exercised
+      if (c.clamp && !c.eg && n >= 33) {  // the clamp was exercised
         const auto zeros = std::count(p.begin(), p.end(), 0.f);
         REQUIRE(zeros > 0);
       }
@@ -725,20 +733,24 @@ TEST_CASE("sgd_update: plain, momentum, Nesterov, weight decay, clamp") {
     }
 }
 
-TEST_CASE("eg_update") {
-  for (int64_t n : kUpdateLengths) {
-    CAPTURE(n);
-    const uint64_t seed = seed_of(16, uint64_t(n));
-    Vec p = random_vector(n, seed + 1);
-    for (size_t i = 0; i < p.size(); i += 13) p[i] = 0.f;  // sign(0) = 0: stays 0
-    const Vec g = random_vector(n, seed + 2);
-    UpdateArgs a;
-    a.lr = 0.1f;
-    DevBuf dp(p), dg(g);
-    cpu().eg_update(n, p.data(), g.data(), a);
-    gpu().eg_update(n, dp.ptr(), dg.ptr(), a);
-    check_rel("eg_update p", dp.download(), p, kTolMap);
-  }
+TEST_CASE("eg_update: without and with sign(p) weight decay (no momentum buffer)") {
+  for (float wd : {0.f, 0.01f})
+    for (int64_t n : kUpdateLengths) {
+      CAPTURE(wd);
+      CAPTURE(n);
+      const uint64_t seed = seed_of(16, uint64_t(n), wd > 0.f);
+      Vec p = random_vector(n, seed + 1);
+      for (size_t i = 0; i < p.size(); i += 13) p[i] = 0.f;  // sign(0) = 0: stays 0
+      const Vec g = random_vector(n, seed + 2);
+      UpdateArgs a;
+      a.lr = 0.1f;
+      a.wd = wd;
+      a.momentum = 0.9f;  // no buffer: ignored, as sgd_update with v null
+      DevBuf dp(p), dg(g);
+      cpu().eg_update(n, p.data(), g.data(), a);
+      gpu().eg_update(n, dp.ptr(), dg.ptr(), a);
+      check_rel("eg_update p", dp.download(), p, kTolMap);
+    }
 }
 
 TEST_CASE("adamw_update: step 1 and step 7, weight decay, clamp") {
@@ -781,6 +793,7 @@ struct MultiCase {
   float momentum, wd;
   bool nesterov, clamp;
   int64_t step;
+  bool eg = false;  // a.exponentiated: EG through the SGD rule, with its momentum buffer
 };
 
 void check_update_multi(const std::vector<std::pair<MultiCase, int64_t>>& slots, uint64_t seed0) {
@@ -794,7 +807,7 @@ void check_update_multi(const std::vector<std::pair<MultiCase, int64_t>>& slots,
     const auto& [c, n] = slots[i];
     Bufs& x = b[i];
     const uint64_t seed = seed_of(18, seed0, i);
-    x.p = c.clamp ? random_vector(n, seed + 1, 0.f, 0.05f) : random_vector(n, seed + 1);
+    x.p = c.clamp && !c.eg ? random_vector(n, seed + 1, 0.f, 0.05f) : random_vector(n, seed + 1);
     x.g = random_vector(n, seed + 2);
     const bool adam = c.rule == UpdateRule::AdamW, has_v = adam || c.momentum > 0.f;
     if (has_v) x.v = adam ? random_vector(n, seed + 3, 0.f, 0.01f) : random_vector(n, seed + 3, -0.5f, 0.5f);
@@ -810,6 +823,7 @@ void check_update_multi(const std::vector<std::pair<MultiCase, int64_t>>& slots,
     u.a.wd = c.wd;
     u.a.nesterov = c.nesterov;
     u.a.clamp_nonneg = c.clamp;
+    u.a.exponentiated = c.eg;
     u.a.step = c.step;
     u.g = x.g.data(), u.p = x.p.data(), u.v = has_v ? x.v.data() : nullptr, u.m = adam ? x.m.data() : nullptr;
     cpu_slots.push_back(u);
@@ -849,7 +863,8 @@ const MultiCase kMultiCases[] = {
     {UpdateRule::SGD, 0.f, 0.f, false, false, 1},      {UpdateRule::SGD, 0.9f, 0.f, false, false, 1},
     {UpdateRule::SGD, 0.9f, 0.01f, true, true, 1},     {UpdateRule::SGD, 0.f, 0.01f, false, true, 1},
     {UpdateRule::EG, 0.f, 0.f, false, false, 1},       {UpdateRule::AdamW, 0.f, 0.01f, false, false, 1},
-    {UpdateRule::AdamW, 0.f, 0.01f, false, true, 7},
+    {UpdateRule::AdamW, 0.f, 0.01f, false, true, 7},   {UpdateRule::EG, 0.f, 0.01f, false, true, 1},
+    {UpdateRule::SGD, 0.9f, 0.01f, true, true, 1, true}, {UpdateRule::SGD, 0.9f, 0.f, false, true, 1, true},
 };
 
 }  // namespace
