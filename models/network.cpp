@@ -1,8 +1,12 @@
 // Network assembly from a variant, forward pass and checkpoint state.
 #include "models/network.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "framework/check.h"
 #include "framework/ops.h"
+#include "framework/optimizer.h"
 #include "framework/trace.h"
 #include "models/init.h"
 #include "models/inorm_layer.h"
@@ -126,6 +130,26 @@ void Network::load_state(const SafetensorsFile& f, const std::string& path) {
     return r + "]";
   };
   std::vector<std::pair<Tensor, const NamedTensor*>> plan;  // validate all before changing any
+  // Values, before any is used: finite everywhere (a NaN or infinity would surface only later,
+  // as a "diverged" run), and ≥ 0 in the sign-constrained tensors (Wex, Wix, Wei, Bei: Dale's
+  // principle; the optimizer's clamp would not repair a frozen one, nor the initial weights).
+  auto check_values = [&](const NamedTensor& t, bool sign_constrained) {
+    for (size_t i = 0; i < t.data.size(); ++i) {
+      const float v = t.data[i];
+      if (std::isfinite(v) && !(sign_constrained && v < 0.f)) continue;
+      const int64_t cols = t.shape.empty() ? 1 : std::max<int64_t>(1, t.shape.back());
+      const std::string at = t.shape.size() == 2 ? fmt::format("[{}, {}] (element {})", int64_t(i) / cols,
+                                                              int64_t(i) % cols, i)
+                                                 : fmt::format("element {}", i);
+      if (!std::isfinite(v))
+        throw InputError(fmt::format("{}: tensor '{}' holds {} at {}; expected finite values (dale writes "
+                                     "no other: a corrupted file?)",
+                                     path, t.name, v, at));
+      throw InputError(fmt::format("{}: tensor '{}' holds {} at {}; expected values ≥ 0 (Wex, Wix, Wei and Bei "
+                                   "are sign-constrained by Dale's principle)",
+                                   path, t.name, v, at));
+    }
+  };
   auto plan_one = [&](const Tensor& p, const std::string& name, bool required) {
     const NamedTensor* t = f.find(name);
     if (!t) {
@@ -139,6 +163,7 @@ void Network::load_state(const SafetensorsFile& f, const std::string& path) {
       throw InputError(fmt::format("{}: tensor '{}' has shape {}, expected {} for variant {} "
                                    "(width {})",
                                    path, name, shape_str(t->shape), shape_str(want), variant.name, width));
+    check_values(*t, is_sign_constrained(p.group()));
     plan.emplace_back(p, t);
   };
   for (const Tensor& p : parameters()) plan_one(p, p.name(), true);
@@ -146,6 +171,12 @@ void Network::load_state(const SafetensorsFile& f, const std::string& path) {
     if (auto* in = dynamic_cast<INormLayer*>(l.get()); in && in->fa_w.defined())
       plan_one(in->fa_w, l->name() + ".fa_w", false);
   for (const NamedTensor& t : f.tensors) {
+    // A resumable checkpoint's optimizer state (Optimizer::load_state reads it on --exp.resume):
+    // not a parameter; --exp.init starts from the weights alone, with a fresh optimizer.
+    if (t.name.rfind("opt.", 0) == 0) {
+      check_values(t, false);
+      continue;
+    }
     bool known = false;
     for (auto& [p, src] : plan) known |= src == &t;
     if (!known)
