@@ -86,6 +86,8 @@ std::vector<PlannedRun> plan_sweep(const TrainConfig& base, const std::vector<Sw
 }
 
 Shard parse_shard(const std::string& s) {
+  if (s.empty())  // `--shard "$TASK"` with TASK unset must not mean every run
+    throw InputError("--shard: '' is empty; expected i/n (e.g. 0/4), 0 ≤ i < n (an unset shell variable?)");
   const auto slash = s.find('/');
   const auto i = parse_int(std::string_view(s).substr(0, slash));
   const auto n = slash == std::string::npos ? std::nullopt : parse_int(std::string_view(s).substr(slash + 1));
@@ -100,7 +102,13 @@ Shard resolve_shard(const std::string& flag) {
   if (!flag.empty()) return parse_shard(flag);
   const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
   const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
-  if (!id || !count) return {};
+  if (!id && !count) return {};
+  // One without the other is no shard: running everything would run the whole experiment in
+  // every array task.
+  if (!id || !count)
+    throw InputError(fmt::format("{}={} is set but {} is not: dale cannot tell its shard; give --shard i/n",
+                                 id ? "SLURM_ARRAY_TASK_ID" : "SLURM_ARRAY_TASK_COUNT", id ? id : count,
+                                 id ? "SLURM_ARRAY_TASK_COUNT" : "SLURM_ARRAY_TASK_ID"));
   const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
   const auto i = parse_int(id), n = parse_int(count), m = parse_int(min ? min : "0");
   if (!i || !n || !m)

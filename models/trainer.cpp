@@ -23,6 +23,7 @@
 #include "datasets/batch_cursor.h"
 #include "framework/step_graph.h"
 #include "models/ensemble.h"
+#include "models/limits.h"
 
 namespace dale {
 
@@ -64,7 +65,9 @@ void validate(const TrainConfig& c) {
   require(finite_nonneg(c.opt.inhib_momentum) && c.opt.inhib_momentum < 1.f, "--opt.inhib_momentum",
           fmt::format("{} is not in [0, 1)", c.opt.inhib_momentum));
   require(finite_nonneg(c.opt.wd), "--opt.wd", fmt::format("{} is not a finite value ≥ 0", c.opt.wd));
-  require(c.max_steps >= -1, "--exp.max_steps", fmt::format("{} is not ≥ 0", c.max_steps));
+  // −1 is the API's "no limit" (the flag's `none`); the flag itself takes none or a count ≥ 0.
+  require(c.max_steps >= -1, "--exp.max_steps", fmt::format("{} is not ≥ 0 (or none: no limit)", c.max_steps));
+  check_limits(c);  // caps and memory (models/limits.h), once every value above is in range
 }
 
 json to_json(const TrainConfig& c) {

@@ -1,5 +1,7 @@
 // `dale compare`: the variant comparison — variants × brightness values × seeds, one JSON Lines
 // stream, a live line per finished run and a summary table. Resumes: finished runs are skipped.
+#include <cstdio>
+
 #include "framework/check.h"
 #include "tools/dale/commands.h"
 #include "tools/dale/experiment_cli.h"
@@ -17,14 +19,24 @@ static void add_compare(CLI::App& app) {
   add_train_flags(c, f, /*with_run_flags=*/false);
   auto pack = std::make_shared<int64_t>(0);
   add_condition_flags(c, *variants, *eps, *pack);
-  c->add_option("--seeds", *seeds, "seeds 0 … N−1 per condition")->capture_default_str();
+  auto dry = std::make_shared<bool>(false);
+  c->add_option("--seeds", *seeds, "seeds 0 … N−1 per condition")->check(whole_number_at_least(1))->capture_default_str();
   c->add_option("--exp.out", *out, "JSON Lines output (appended; finished runs are skipped)")->capture_default_str();
+  c->add_flag("--dry-run", *dry, "list the planned runs, train nothing");
   c->callback([=]() {
     const TrainConfig base = f->resolve();
     if (*seeds < 1) throw InputError(fmt::format("--seeds: {} is not ≥ 1", *seeds));
     std::vector<uint64_t> s;
     for (int64_t i = 0; i < *seeds; ++i) s.push_back(uint64_t(i));
-    run_experiment(plan_compare(base, checked_variants(*variants), checked_eps(*eps), s), base, *out, *pack);
+    const auto runs = plan_compare(base, checked_variants(*variants), checked_eps(*eps), s);
+    if (*dry) {  // what would run, checked as a real run is; nothing trained or written
+      check_plan(runs, base, *pack);
+      std::fprintf(stderr, "dale: compare of %zu runs\n", runs.size());
+      print_plan(runs);
+      set_exit_code(kExitOk);
+      return;
+    }
+    run_experiment(runs, base, *out, *pack);
     set_exit_code(kExitOk);
   });
 }

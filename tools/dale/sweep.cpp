@@ -28,7 +28,11 @@ static void add_sweep(CLI::App& app) {
   auto dry = std::make_shared<bool>(false);
   auto ranges = std::make_shared<SweepRanges>();
   CLI::App* c = app.add_subcommand("sweep", "the study's sweep: its 30 configurations × conditions, resumable and shardable");
-  add_train_flags(c, f, /*with_run_flags=*/false);
+  // Each configuration sets the rates and the width of its runs: those flags would be ignored.
+  add_train_flags(c, f, /*with_run_flags=*/false,
+                  {{"--opt.lr", "--opt.inhib_lrs.wix", "--opt.inhib_lrs.wei", "--model.hidden_layer_width"},
+                   "not a flag of dale sweep: its configurations set lr, the Wix and Wei rates and the width of "
+                   "every run (see --sweep.source)"});
   auto pack = std::make_shared<int64_t>(0);
   add_condition_flags(c, *variants, *eps, *pack);
   c->add_option("--sweep.source", *source,
@@ -37,8 +41,10 @@ static void add_sweep(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--sweep.configs", *configs,
                 "number of configurations (the replicates): the first N of the study's 30, or N random ones")
+      ->check(whole_number_at_least(1))
       ->capture_default_str();
   auto* seed_opt = c->add_option("--sweep.seed", *seed, "seed of random configurations (--sweep.source random)")
+                       ->check(unsigned_integer)
                        ->capture_default_str();
   // A LO HI pair of finite numbers (integers for the width), parsed whole: "100x" or "1e50" (beyond
   // float) is refused here, naming the flag, rather than read as 100 or inf.
@@ -68,7 +74,11 @@ static void add_sweep(CLI::App& app) {
             "random: log-uniform range of the Wix rate (default 1e-2 1)"),
       range("--sweep.width_range", ranges->width_lo, ranges->width_hi,
             "random: uniform integer range of the hidden width (default 100 499)")};
-  c->add_option("--shard", *shard, "run slice i of n (i/n, 0-based); default: SLURM_ARRAY_TASK_ID/COUNT, else all");
+  c->add_option("--shard", *shard, "run slice i of n (i/n, 0-based); default: SLURM_ARRAY_TASK_ID/COUNT, else all")
+      ->check([](const std::string& s) {  // given, it must be a shard: '' is refused, not "all"
+        parse_shard(s);  // throws InputError naming --shard
+        return std::string();
+      });
   c->add_option("--exp.out", *out, "JSON Lines output (appended; finished runs are skipped)")->capture_default_str();
   c->add_flag("--dry-run", *dry, "list this shard's runs and configurations, train nothing");
   c->callback([=]() {
@@ -98,12 +108,11 @@ static void add_sweep(CLI::App& app) {
                                                 : draw_sweep_configs(*configs, *seed, r);
     const auto all = plan_sweep(base, cfgs, checked_variants(*variants), checked_eps(*eps));
     const auto mine = select_shard(all, sh);
+    check_plan(mine, base, *pack);  // before the first line: bad input gets one line only
     std::fprintf(stderr, "dale: sweep of %zu runs; shard %lld/%lld runs %zu\n", all.size(), (long long)sh.index,
                  (long long)sh.count, mine.size());
     if (*dry) {
-      for (const auto& p : mine)
-        std::printf("%s  width %lld  lr %.6g  lr_wix %.6g  lr_wei %.6g\n", p.run.c_str(), (long long)p.cfg.model.width,
-                    p.cfg.opt.lr, p.cfg.opt.lr_wix, p.cfg.opt.lr_wei);
+      print_plan(mine);
       return;
     }
     run_experiment(mine, base, *out, *pack);

@@ -8,6 +8,7 @@
 #include "datasets/fashion_mnist.h"
 #include "framework/backend.h"
 #include "framework/check.h"
+#include "models/limits.h"
 #include "models/trainer.h"
 #include "tools/dale/commands.h"
 #include "tools/dale/train_flags.h"
@@ -25,6 +26,7 @@ static std::string model_path(const std::string& path, int64_t k) {
 // --train.models K: K copies of the run with seeds seed + k, their own run ids and checkpoints.
 static std::vector<TrainConfig> ensemble_configs(const TrainConfig& cfg, int64_t K) {
   if (K < 1 || K > 4096) throw InputError(fmt::format("--train.models: {} is not in [1, 4096]", K));
+  check_memory(cfg, K, "--train.models");  // K networks side by side
   if (K == 1) return {cfg};
   std::vector<TrainConfig> cs;
   for (int64_t k = 0; k < K; ++k) {
@@ -45,6 +47,11 @@ static void add_train(CLI::App& app) {
   t->callback([f]() {
     const TrainConfig cfg = f->resolve();  // flags first, then the data: a typo costs no loading time
     const std::vector<TrainConfig> cs = ensemble_configs(cfg, f->models);
+    // Allowed (a smoke test, a timing), but never silently: the accuracy printed at the end is
+    // all that remains of such a run.
+    if (cfg.out.empty() && cfg.ckpt.empty())
+      std::fprintf(stderr, "dale: warning: neither --exp.out nor --exp.ckpt is given: no record or checkpoint of this "
+                           "run will be saved\n");
     const FashionMNIST data = load_fashion_mnist(cfg.data_dir);
     const int64_t epochs = cfg.epochs;
     const auto summaries = train_ensemble(cs, data, [&](const nlohmann::json& r) {

@@ -4,12 +4,23 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <optional>
 
 #include "framework/backend.h"
 #include "framework/check.h"
 #include "framework/parse_number.h"
 
 namespace dale::cli {
+
+// --exp.max_steps: `none` (no limit, the default: −1 in TrainConfig) or a step count ≥ 0.
+static std::optional<int64_t> step_limit(const std::string& s) {
+  if (s == "none") return -1;
+  const auto v = parse_int(s);
+  return v && *v >= 0 ? v : std::nullopt;
+}
+static std::string step_limit_check(const std::string& s) {
+  return step_limit(s) ? std::string() : fmt::format("expected a whole number ≥ 0, or none (no limit), got '{}'", s);
+}
 
 TrainConfig TrainFlags::resolve() const {
   TrainConfig cfg = c;
@@ -33,6 +44,8 @@ TrainConfig TrainFlags::resolve() const {
   } else {
     throw InputError(fmt::format("--device: '{}' is not a device; expected cpu or cuda", device));
   }
+  if (const std::string e = step_limit_check(max_steps); !e.empty()) throw InputError("--exp.max_steps: " + e);
+  if (max_steps != "none") cfg.max_steps = *step_limit(max_steps);  // none keeps c's (−1: no limit)
   cfg.progress = !quiet && ::isatty(2);
   validate(cfg);
   return cfg;
@@ -41,10 +54,8 @@ TrainConfig TrainFlags::resolve() const {
 // CLI11 2.1 reads integers with strtoll(…, base 0): "010" is octal 8 and "0x10" is 16, and an
 // unsigned option takes "-1" (and any overflow) as 2^64 − 1. The integer flags accept plain
 // decimal only; validate() then checks the range with a message naming the flag.
-static std::string whole_number(const std::string& s, bool allow_negative) {
-  if (allow_negative ? bool(parse_int(s)) : bool(parse_uint(s))) return std::string();
-  // Refused: say why.
-  const std::string expected = allow_negative ? "expected a whole number" : "expected a whole number ≥ 0";
+// Why `s` is no whole number of the kind `expected` describes ("expected a whole number ≥ 1").
+static std::string not_whole(const std::string& s, const std::string& expected, bool allow_negative) {
   const bool negative = !s.empty() && s[0] == '-';
   const std::string digits = negative ? s.substr(1) : s;
   if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || (negative && !allow_negative))
@@ -52,15 +63,40 @@ static std::string whole_number(const std::string& s, bool allow_negative) {
   if (digits.size() > 1 && digits[0] == '0') return fmt::format("{} without leading zeros, got '{}'", expected, s);
   return fmt::format("{} is out of range", s);
 }
-static std::string signed_integer(const std::string& s) { return whole_number(s, true); }
+static std::string signed_integer(const std::string& s) {
+  return parse_int(s) ? std::string() : not_whole(s, "expected a whole number", true);
+}
+std::string unsigned_integer(const std::string& s) {
+  return parse_uint(s) ? std::string() : not_whole(s, "expected a whole number ≥ 0", false);
+}
+std::function<std::string(const std::string&)> whole_number_at_least(int64_t min) {
+  return [min](const std::string& s) {
+    const std::string expected = fmt::format("expected a whole number ≥ {}", min);
+    const auto v = parse_int(s);
+    if (!v) return not_whole(s, expected, min < 0);
+    return *v >= min ? std::string() : fmt::format("{}, got '{}'", expected, s);
+  };
+}
 // CLI11 2.1 reads an empty value as 0 (`--opt.lr ''` would train with lr 0): every real-valued
 // option must be a number (no empty text, no trailing junk); validate() then checks its range.
 std::string real_number(const std::string& s) {
   return parse_double(s) ? std::string() : fmt::format("expected a number, got '{}'", s);
 }
-static std::string unsigned_integer(const std::string& s) { return whole_number(s, false); }
 
-void add_train_flags(CLI::App* t, const std::shared_ptr<TrainFlags>& f, bool with_run_flags) {
+// A flag the command sets in every run: registered again under its name, hidden from --help,
+// and refused when given (also from a config file, which expands into the same flags).
+static void refuse_set_per_run(CLI::App* t, const SetPerRun& set) {
+  for (const std::string& name : set.flags) {
+    CLI::Option* o = t->get_option_no_throw(name);
+    if (!o) continue;
+    t->remove_option(o);
+    t->add_option(name, [name, why = set.why](const CLI::results_t&) -> bool {
+       throw InputError(fmt::format("{}: {}", name, why));
+     })->group("");
+  }
+}
+
+void add_train_flags(CLI::App* t, const std::shared_ptr<TrainFlags>& f, bool with_run_flags, const SetPerRun& set) {
   TrainConfig& c = f->c;
   // An option given twice (config file, then command line) takes the last value.
   t->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -101,6 +137,7 @@ void add_train_flags(CLI::App* t, const std::shared_ptr<TrainFlags>& f, bool wit
   t->add_option("--exp.cuda_graph", f->cuda_graph, "1: on CUDA, replay each step as a recorded CUDA graph; 0: eager launches")
       ->check(signed_integer)
       ->capture_default_str();
+  refuse_set_per_run(t, set);
   if (!with_run_flags) return;
   t->add_option("--train.seed", c.seed, "seed of initialization, shuffling and jitter")
       ->check(unsigned_integer)
@@ -111,8 +148,9 @@ void add_train_flags(CLI::App* t, const std::shared_ptr<TrainFlags>& f, bool wit
   t->add_option("--exp.ckpt", c.ckpt, "safetensors checkpoint, written after each epoch and at the end");
   t->add_option("--exp.init", c.init, "start from this safetensors checkpoint");
   t->add_option("--exp.run", c.run, "run id in the records (default: variant-epsε-seedN)");
-  t->add_option("--exp.max_steps", c.max_steps, "stop after N optimizer steps (0: write the initial weights)")
-      ->check(signed_integer);
+  t->add_option("--exp.max_steps", f->max_steps, "stop after N optimizer steps (0: write the initial weights; none: no limit)")
+      ->check(step_limit_check)
+      ->capture_default_str();
   t->add_option("--train.models", f->models,
                 "train K models in lock step as one ensemble: seeds seed … seed + K − 1, run ids and checkpoints "
                 "suffixed -model<k>")
