@@ -252,6 +252,132 @@ TEST_CASE("bad input: config files") {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Config files are TOML read by toml++, within size limits (issue 16, items 7 and 12). Valid TOML
+// that the old hand-written reader refused or misread must give the configuration the same flags
+// give on the command line; a key or table given twice, a value that is no flag's text, invalid
+// TOML the old reader took, and a file that is not a small regular text file are refused before
+// anything is read into memory or trained.
+namespace {
+// The "config" object of the first record of `jsonl` (the configuration as dale read it).
+std::string config_of_record(const std::string& jsonl) {
+  const std::string text = read_text(jsonl);
+  const size_t b = text.find("\"config\":{");
+  if (b == std::string::npos) return "";
+  int depth = 0;
+  for (size_t i = b + 9; i < text.size(); ++i) {
+    if (text[i] == '{') ++depth;
+    if (text[i] == '}' && --depth == 0) return text.substr(b, i + 1 - b);
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("bad input: config files are TOML, refused whole when too large or not a file (issue 16)") {
+  Workspace ws;
+  // One epoch with the file, then one with `flags` instead: both must succeed with the same
+  // configuration in their records (the same output paths, emptied in between).
+  auto same_as_flags = [&](const std::string& name, const std::string& toml, std::vector<std::string> flags) {
+    const std::string cfg = ws.config(name, toml);
+    for (const auto& f : ws.outputs()) fs::remove_all(f);
+    const Result a = ws.run(ws.train({"--config", cfg}));
+    const std::string from_file = config_of_record(ws.out("r.jsonl"));
+    for (const auto& f : ws.outputs()) fs::remove_all(f);
+    std::vector<std::string> args = ws.train({});
+    args.insert(args.end(), flags.begin(), flags.end());
+    const Result b = ws.run(args);
+    const std::string from_flags = config_of_record(ws.out("r.jsonl"));
+    INFO(name << ":\n" << toml << "\nstderr (file): " << a.err << "\nstderr (flags): " << b.err);
+    CHECK(a.rc == 0);
+    REQUIRE(b.rc == 0);
+    REQUIRE(!from_flags.empty());
+    CHECK(from_file == from_flags);
+  };
+  auto bad = [&](const std::string& name, const std::string& toml, std::vector<std::string> needles) {
+    const std::string cfg = ws.config(name, toml);
+    for (auto& n : needles)
+      if (n.rfind(":", 0) == 0) n = cfg + n;  // ":2:7" → "<file>:2:7"
+    INFO(name << ":\n" << toml.substr(0, 200));
+    std::vector<std::string> args = ws.train({"--config", cfg});
+    const Result r = ws.run(args);  // expect_bad_input takes an initializer list: check here
+    for (const auto& f : ws.outputs()) fs::remove_all(f);
+    INFO("exit code " << r.rc << "; stderr:\n" << r.err);
+    CHECK(r.rc == 2);
+    REQUIRE(r.err_lines.size() == 1);
+    CHECK(r.err_lines[0].rfind("dale: --config ", 0) == 0);
+    for (const auto& n : needles) CHECK_MESSAGE(r.err_lines[0].find(n) != std::string::npos, "expected it to name " << n);
+    CHECK(ws.outputs().empty());
+  };
+
+  SUBCASE("single-quoted (literal) strings") {
+    same_as_flags("single.toml", "[model]\nvariant = 'ei-ln+'\n[exp]\nrun = 'a\\b \"c\"'\n",
+                  {"--model.variant", "ei-ln+", "--exp.run", "a\\b \"c\""});
+  }
+  SUBCASE("multi-line strings") {
+    same_as_flags("multi.toml", "[model]\nvariant = \"\"\"\nei-\\\n    ln+\"\"\"\n[exp]\nrun = '''\nrun-1'''\n",
+                  {"--model.variant", "ei-ln+", "--exp.run", "run-1"});
+  }
+  SUBCASE("a UTF-8 byte order mark") {
+    same_as_flags("bom.toml", "\xEF\xBB\xBF[model]\nvariant = \"ei\"\n", {"--model.variant", "ei"});
+  }
+  SUBCASE("inline tables, dotted keys and nested tables; a float converts as typed") {
+    same_as_flags("inline.toml",
+                  "model = { variant = \"ei\" }\ndata.brightness_factor = 0.5\n"
+                  "[opt]\nlr = 0.0046948634644269184\n[opt.inhib_lrs]\nwix = 0.25\nwei = 1_0e-4\n",
+                  {"--opt.lr", "0.0046948634644269184", "--opt.inhib_lrs.wix", "0.25", "--model.variant", "ei",
+                   "--data.brightness_factor", "0.5", "--opt.inhib_lrs.wei", "10e-4"});
+  }
+  SUBCASE("comments, and '#' and escaped quotes inside strings") {
+    same_as_flags("comments.toml",
+                  "# a run\n[opt] # the optimizer\nnesterov = true # a boolean is 1\n\n  # indented\n"
+                  "[exp]\nrun = \"say \\\"#1\\\" ok\" # \"quoted\" # twice\n[model]\nvariant = 'ei' #\n",
+                  {"--opt.nesterov", "1", "--exp.run", "say \"#1\" ok", "--model.variant", "ei"});
+  }
+  SUBCASE("a key given twice") {
+    bad("dup-key.toml", "[opt]\nlr = 0.1\nlr = 0.2\n", {":3:", "'lr'", "not valid TOML"});
+  }
+  SUBCASE("a table given twice") {
+    bad("dup-table.toml", "[opt]\nlr = 0.1\n[model]\nvariant = 'ei'\n[opt]\nwd = 0\n", {":5:1", "'opt'"});
+  }
+  SUBCASE("one option under two names (an alias)") {
+    bad("alias.toml", "device = 'cpu'\n[model]\ndevice = 'cpu'\n", {":3:1", "'model.device'", "'device'"});
+  }
+  SUBCASE("an array where one value is expected") {
+    bad("array.toml", "[exp]\nrun = ['a', 'b']\n", {":2:7", "'exp.run'", "one value"});
+  }
+  SUBCASE("a date, an array of tables") {
+    bad("date.toml", "[exp]\nrun = 2024-05-27\n", {":2:7", "'exp.run'", "date"});
+    bad("tables.toml", "[[opt]]\nlr = 0.1\n", {":1:3", "unknown key 'opt'"});
+  }
+  SUBCASE("unknown keys in an inline table and a nested table") {
+    bad("inline-unknown.toml", "model = { varient = 'ei' }\n", {":1:11", "unknown key 'model.varient'"});
+    bad("nested-unknown.toml", "[opt.inhib_lrs]\nwixx = 0.1\n", {":2:1", "unknown key 'opt.inhib_lrs.wixx'"});
+  }
+  SUBCASE("a string of two lines") {
+    bad("two-lines.toml", "[exp]\nrun = \"\"\"a\nb\"\"\"\n", {":2:7", "'exp.run'", "one line"});
+  }
+  SUBCASE("not TOML, though the old reader took it: ';' comments, bare words") {
+    bad("ini.toml", "[model]\nvariant = ei ; a comment\n", {":2:11", "not valid TOML"});
+  }
+  SUBCASE("a FIFO is refused, not opened (which would block)") {
+    const std::string fifo = ws / "fifo.toml";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    expect_bad_input(ws, ws.train({"--config", fifo}), {"--config " + fifo, "a FIFO", "not a regular file"});
+  }
+  SUBCASE("/dev/zero is refused, not read") {
+    expect_bad_input(ws, ws.train({"--config", "/dev/zero"}),
+                     {"--config /dev/zero", "a character device", "not a regular file"});
+  }
+  SUBCASE("a file over 1 MiB") {
+    std::string big;
+    while (big.size() <= (size_t(1) << 20)) big += "# a comment line, repeated until the file is over one MiB\n";
+    bad("big.toml", big, {"too large", "1048576 bytes"});
+  }
+  SUBCASE("a line over 8192 bytes") {
+    bad("long.toml", "[exp]\nrun = 'r'\n# " + std::string(9000, 'x') + "\n", {":3:", "line 3 is too long", "8192 bytes"});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 TEST_CASE("bad input: flags of dale train") {
   Workspace ws;
   expect_bad_input(ws, ws.train({"--opt.lr", "inf"}), {"--opt.lr", "finite"});

@@ -84,22 +84,40 @@ put("safetensors", "truncated", safetensors({
 put("safetensors", "empty-header", safetensors({}, b"", pad=False))
 
 # ---------------------------------------------------------------------------------------------
-# Config files for `dale train`.
+# Config files for `dale train`: TOML, read by toml++ (tools/dale/config_file.cpp).
 put("config", "sections.toml", b"""# a run
 [train]
 epochs = 3          # comment
 batch_size = 32
 [model]
-variant = "inorm+"  ; another comment
-device = cpu
+variant = "inorm+"  # another comment
+device = 'cpu'
 [opt]
 lr = 0.005
 inhib_lrs.wix = 1e-3
 """)
 put("config", "flat.ini", b'train.epochs = 1\nmodel.variant = "ei-ln+"\nquiet = true\ndata.dir = "/a b#c"\r\n')
+# A byte order mark and the four kinds of string: multi-line basic (with a line-ending
+# backslash), multi-line literal, literal, basic with escapes.
+put("config", "strings.toml",
+    b'\xef\xbb\xbf[model]\nvariant = """\nei-\\\n  ln+"""\n'
+    b"[data]\ndir = '''\nC:\\data \"x\"'''\n"
+    b"[exp]\nrun = 'r#1'\n"
+    b'[opt]\nalgorithm = "a\\tb\\u00e9 \\"#\\""\n')
+put("config", "inline.toml",
+    b"opt = { lr = 0.0046948634644269184, inhib_lrs = { wix = 1_0.5e-0_3 } }\n"
+    b"model = { variant = 'ei', device = \"cuda\" }\n[data]\nbrightness_factor = +inf\n")
+put("config", "numbers.toml",
+    b"[train]\nepochs = 0x1F\nbatch_size = 1_000\n[opt]\nlr = nan\n[data]\nbrightness_factor = -0.0\n")
 put("config", "bad-key.toml", b"[train]\nepoch = 3\n")
 put("config", "bad-section.toml", b"[train\nepochs = 3\n")
 put("config", "no-value.toml", b'[opt]\nlr =\nlr = ""\n')
-put("config", "pair-and-list.toml", b'variants = ei,inorm+\n[sweep]\nlr_range = [1e-3, 1e-2]\n')
+put("config", "duplicates.toml", b"[opt]\nlr = 1\nlr = 2\n[opt]\ndevice = 'cpu'\n[model]\ndevice = 'cpu'\n")
+put("config", "pair-and-list.toml", b"variants = [\"ei\", 'inorm+',]\n[sweep]\nlr_range = [1e-3, 1e-2]\n")
+put("config", "bad-values.toml", b"[exp]\nrun = 1979-05-27T07:32:00Z\n[train]\nepochs = [1, [2]]\n[[opt]]\n")
 put("config", "option-like-values.toml", b'[data]\ndir = "--x"\n[model]\nvariant = -1\n')
-
+# What the fuzzer found: toml++ 3.3's assertion on a bad header (marzer/tomlplusplus#301), a list
+# CLI11 would read as "[…]" with no items, and a key naming CLI11's --help.
+put("config", "found-header-assert.toml", b"[`pochs= 3\n")
+put("config", "found-bracket-list.toml", b'variants ="[, ]"\n\n')
+put("config", "found-help.toml", b"help=0 ")
