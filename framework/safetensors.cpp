@@ -5,6 +5,8 @@
 // only then the tensor data, each tensor read straight into its own float vector.
 #include "framework/safetensors.h"
 
+#include "framework/output_file.h"
+
 #include "framework/check.h"
 
 #include <fcntl.h>
@@ -205,34 +207,6 @@ void read_entry(const std::string& path, int fd, uint64_t buffer_start, const En
   else convert(int64_t{});
 }
 
-// ------------------------------------------------------------------------------------------------
-// Writing
-
-// Writes all n bytes; false on error (errno set).
-bool write_all(int fd, const void* src, size_t n) {
-  const auto* p = static_cast<const char*>(src);
-  while (n > 0) {
-    ssize_t put = ::write(fd, p, n);
-    if (put < 0 && errno == EINTR) continue;
-    if (put <= 0) return false;
-    p += put, n -= static_cast<size_t>(put);
-  }
-  return true;
-}
-
-// The temporary file a checkpoint is written to; removed unless renamed into place.
-struct TempFile {
-  std::string path;
-  Fd file;
-  bool renamed = false;
-  explicit TempFile(std::string p) : path(std::move(p)) {}
-  ~TempFile() {
-    if (file.fd >= 0) ::close(file.fd), file.fd = -1;
-    if (!renamed) ::unlink(path.c_str());
-  }
-};
-
-// "<path>: cannot write (rename: Is a directory)"; `step` names the call when it adds something.
 [[noreturn]] void fail_errno(const std::string& path, const char* doing, const char* step = nullptr) {
   const char* why = std::strerror(errno);
   fail(path, step ? fmt::format("{} ({}: {})", doing, step, why) : fmt::format("{} ({})", doing, why));
@@ -303,6 +277,9 @@ SafetensorsFile read_safetensors(const std::string& path) {
   return out;
 }
 
+// ------------------------------------------------------------------------------------------------
+// Writing
+
 void write_safetensors(const std::string& path, const SafetensorsFile& file) {
   // The header, checking the caller's tensors as it goes.
   Json header = Json::object();
@@ -341,27 +318,13 @@ void write_safetensors(const std::string& path, const SafetensorsFile& file) {
   text.append((8 - text.size() % 8) % 8, ' ');
   const uint64_t header_bytes = text.size();
 
-  // Write to a temporary file beside `path`, make it durable, then rename it over `path`.
-  // A fixed temp name (not per process): a writer killed mid-write leaves a file that the next
-  // save of the same path truncates and renames, instead of one that stays forever.
-  TempFile tmp{path + ".tmp"};
-  tmp.file.fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (tmp.file.fd < 0) fail_errno(path, "cannot write");
-  bool ok = write_all(tmp.file.fd, &header_bytes, 8) && write_all(tmp.file.fd, text.data(), text.size());
-  for (size_t i = 0; ok && i < file.tensors.size(); ++i)
-    ok = write_all(tmp.file.fd, file.tensors[i].data.data(), file.tensors[i].data.size() * sizeof(float));
-  if (!ok) fail_errno(path, "cannot write");
-  if (::fsync(tmp.file.fd) != 0) fail_errno(path, "cannot write", "fsync");
-  const int fd = tmp.file.fd;
-  tmp.file.fd = -1;
-  if (::close(fd) != 0) fail_errno(path, "cannot write", "close");
-  if (::rename(tmp.path.c_str(), path.c_str()) != 0) fail_errno(path, "cannot write", "rename");
-  tmp.renamed = true;
-
-  // The rename itself is durable only once the directory is synced.
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  Fd d{::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-  if (d.fd < 0 || (::fsync(d.fd) != 0 && errno != EINVAL)) fail_errno(path, "written, but cannot sync its directory");
+  // A unique temporary file beside `path`, made durable, then renamed over it (output_file.h).
+  write_file_atomically(path, [&](int fd) {
+    bool ok = write_all(fd, &header_bytes, 8) && write_all(fd, text.data(), text.size());
+    for (size_t i = 0; ok && i < file.tensors.size(); ++i)
+      ok = write_all(fd, file.tensors[i].data.data(), file.tensors[i].data.size() * sizeof(float));
+    return ok;
+  }, path);
 }
 
 }  // namespace dale

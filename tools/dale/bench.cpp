@@ -17,6 +17,7 @@
 #include "tools/dale/commands.h"
 #include "tools/dale/experiment_cli.h"
 #include "tools/dale/train_flags.h"
+#include "framework/output_file.h"
 #include "tools/dale/write_atomically.h"
 
 namespace dale::cli {
@@ -114,6 +115,7 @@ static void add_bench(CLI::App& app) {
   c->add_option("--json", *json_out, "also write the rows as JSON here");
   c->callback([=]() {
     TrainConfig base = f->resolve();
+    check_replaceable(*json_out, "--json");  // before any work
     base.brightness_factor = 0.75f;
     const auto names = checked_variants(*variants);
     const FashionMNIST data = load_fashion_mnist(base.data_dir);

@@ -13,6 +13,7 @@
 #include "models/variants.h"
 #include "tools/dale/commands.h"
 #include "tools/dale/experiment_cli.h"
+#include "framework/output_file.h"
 #include "tools/dale/write_atomically.h"
 
 namespace dale::cli {
@@ -102,6 +103,7 @@ static void add_bench_gemm(CLI::App& app) {
   c->add_option("--batch", *batch, "batch size B")->capture_default_str();
   c->add_option("--json", *json_out, "also write the rows as JSON here");
   c->callback([=]() {
+    check_replaceable(*json_out, "--json");  // before any work
     if (*device != "cpu" && *device != "cuda")
       throw InputError(fmt::format("--device: '{}' is not a device; expected cpu or cuda", *device));
     const Device dev = *device == "cuda" ? Device::CUDA : Device::CPU;

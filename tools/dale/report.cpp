@@ -26,6 +26,7 @@
 #include "models/trainer.h"
 #include "tools/dale/commands.h"
 #include "tools/dale/stats.h"
+#include "framework/output_file.h"
 #include "tools/dale/write_atomically.h"
 
 namespace dale::cli {
@@ -250,7 +251,7 @@ static void add_report(CLI::App& app) {
   auto as_csv = std::make_shared<bool>(false);
   auto out = std::make_shared<std::string>();
   auto mwu = std::make_shared<std::string>("auto");
-  CLI::App* c = app.add_subcommand("report", "tables and Mann–Whitney tests of finished runs (SPEC §9)");
+  CLI::App* c = app.add_subcommand("report", "tables and Mann–Whitney tests of finished runs (docs/study.md §9)");
   c->add_option("FILE", *files, "JSON Lines records of dale train / compare / sweep (shards may be given together)");
   c->add_option("--best", *best, "size k of the best-runs statistics")->capture_default_str();
   c->add_flag("--csv", *as_csv, "CSV instead of Markdown: two blocks, conditions then tests");
@@ -266,6 +267,13 @@ static void add_report(CLI::App& app) {
     if (*best < 1) throw InputError(fmt::format("--best: {} is not ≥ 1", *best));
     const std::optional<stats::MwuMethod> method = stats::parse_mwu_method(*mwu);
     if (!method) throw InputError(fmt::format("--mwu: '{}' is not one of auto, exact, asymptotic", *mwu));
+    if (!out->empty()) {  // before any work: what --out may replace, and never an input
+      check_replaceable(*out, "--out");
+      std::vector<PathUse> uses;
+      for (const std::string& f : *files) uses.push_back({"FILE", f, false});
+      uses.push_back({"--out", *out, true});
+      check_distinct_paths(uses);
+    }
     const auto runs = read_results(*files);
     const size_t k = size_t(*best);
     const Report rep = build_report(runs, k, *method);
