@@ -5,8 +5,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
+#include <map>
 
 #include "framework/check.h"
+#include "framework/output_file.h"
 #include "framework/parse_number.h"
 #include "framework/rng.h"
 
@@ -145,62 +148,150 @@ static int64_t checkpoint_epoch(const std::string& ckpt) {
   }
 }
 
+// Per run id in `out`: the identity of its first record and whether it has its final one.
+struct Recorded {
+  nlohmann::json identity;
+  bool final = false;
+};
+static std::map<std::string, Recorded> recorded_runs(const std::string& out) {
+  std::map<std::string, Recorded> m;
+  if (out.empty() || !std::filesystem::exists(out)) return m;
+  for (const auto& r : read_records(out)) {
+    if (!r.contains("run") || !r["run"].is_string()) continue;
+    auto [it, fresh] = m.try_emplace(r["run"].get<std::string>());
+    if (fresh) it->second.identity = run_identity(r.value("config", nlohmann::json::object()));
+    it->second.final |= r.value("final", false);
+  }
+  return m;
+}
+
+// Each run as it is trained: its records in `out` (shared with other runs and other processes,
+// so each run takes its own lock rather than `out`'s), its checkpoint in `<out>.ckpt/`.
+static std::string checkpoint_of(const std::string& out, const PlannedRun& p) {
+  return (std::filesystem::path(out + ".ckpt") / (p.run + ".safetensors")).string();
+}
+static std::vector<TrainConfig> as_trained(const std::vector<PlannedRun>& runs, const std::string& out) {
+  std::vector<TrainConfig> cfgs;
+  for (const PlannedRun& p : runs) {
+    TrainConfig cfg = p.cfg;
+    cfg.out = out;
+    cfg.record_divergence = true;
+    cfg.ckpt = checkpoint_of(out, p);
+    cfg.resume = true;
+    cfg.lock_outputs = false;
+    cfgs.push_back(cfg);
+  }
+  return cfgs;
+}
+
+// A run id is its configuration: a record in `out` of a planned id with another configuration
+// (another width, rate, epoch count, seed …) is refused, never reused.
+static void check_runs(const std::vector<PlannedRun>& runs, const std::vector<TrainConfig>& cfgs, const std::string& out,
+                       const std::map<std::string, Recorded>& seen) {
+  for (size_t i = 0; i < runs.size(); ++i)
+    if (const auto it = seen.find(runs[i].run); it != seen.end()) {
+      const std::string diff = config_difference(run_identity(to_json(cfgs[i])), it->second.identity);
+      if (!diff.empty())
+        throw InputError(fmt::format("--exp.out: {} already holds run {} of another configuration ({}); write to "
+                                     "another --exp.out",
+                                     out, runs[i].run, diff));
+    }
+  std::vector<PathUse> uses = {{"--exp.out", out, true}, {"--exp.out (its checkpoint directory)", out + ".ckpt", true}};
+  for (const TrainConfig& c : cfgs) uses.push_back({"--exp.init", c.init, false});
+  check_distinct_paths(uses);
+}
+
+void check_runs(const std::vector<PlannedRun>& runs, const std::string& out) {
+  check_runs(runs, as_trained(runs, out), out, recorded_runs(out));
+}
+
 std::vector<RunResult> execute_runs(const std::vector<PlannedRun>& runs, const FashionMNIST& data,
                                     const std::string& out,
                                     const std::function<void(const RunResult&, size_t, size_t)>& on_run,
                                     int64_t pack) {
   if (pack < 1) throw InputError(fmt::format("--exp.pack: {} is not ≥ 1", pack));
-  const std::set<std::string> done = finished_runs(out);
   // A per-run checkpoint next to the output lets a killed run continue from its last finished
   // epoch; it is removed once the run has its final record (also when an earlier, killed
   // invocation wrote that record but did not get to remove it).
   const std::filesystem::path ckpt_dir = out + ".ckpt";
-  auto ckpt_of = [&](const PlannedRun& p) { return (ckpt_dir / (p.run + ".safetensors")).string(); };
+  auto ckpt_of = [&](const PlannedRun& p) { return checkpoint_of(out, p); };
+  const std::vector<TrainConfig> cfgs = as_trained(runs, out);
+  std::map<std::string, Recorded> seen = recorded_runs(out);
+  check_runs(runs, cfgs, out, seen);
+
   auto remove_checkpoint = [&](const PlannedRun& p) {
     std::error_code ec;
     std::filesystem::remove(ckpt_of(p), ec);
-    std::filesystem::remove(ckpt_of(p) + ".tmp", ec);
   };
   std::vector<RunResult> results;
   auto report = [&](RunResult r) {
     results.push_back(r);
     if (on_run) on_run(r, results.size(), runs.size());
   };
+  auto finished = [&](size_t i) {
+    const auto it = seen.find(runs[i].run);
+    return it != seen.end() && it->second.final;
+  };
+  auto skip = [&](size_t i, bool held) {
+    const PlannedRun& p = runs[i];
+    report({p.run, p.cfg.model.variant, p.cfg.brightness_factor, 0, false, true, 0, held});
+  };
   std::vector<bool> taken(runs.size(), false);
   std::vector<int64_t> resume_epoch(runs.size(), 0);
   for (size_t i = 0; i < runs.size(); ++i)
-    if (!done.count(runs[i].run)) resume_epoch[i] = checkpoint_epoch(ckpt_of(runs[i]));
+    if (!finished(i)) resume_epoch[i] = checkpoint_epoch(ckpt_of(runs[i]));
   for (size_t i = 0; i < runs.size(); ++i) {
     if (taken[i]) continue;
-    const PlannedRun& p = runs[i];
-    if (done.count(p.run)) {
-      taken[i] = true;
-      remove_checkpoint(p);
-      report({p.run, p.cfg.model.variant, p.cfg.brightness_factor, 0, false, true, 0});
+    taken[i] = true;
+    if (finished(i)) {
+      // Its checkpoint (if a kill came between the final record and the removal) goes now.
+      if (std::filesystem::is_directory(ckpt_dir))
+        if (auto lock = OutputLock::try_acquire(ckpt_of(runs[i]))) {
+          remove_checkpoint(runs[i]);
+          remove_stale_temps(ckpt_of(runs[i]));
+        }
+      skip(i, false);
       continue;
     }
-    // This run and the next unfinished ones that can share its step.
-    std::vector<size_t> members;
-    for (size_t j = i; j < runs.size() && int64_t(members.size()) < pack; ++j) {
-      const TrainConfig &a = p.cfg, &b = runs[j].cfg;
-      if (taken[j] || done.count(runs[j].run) || resume_epoch[j] != resume_epoch[i] ||
-          a.model.variant != b.model.variant || a.model.width != b.model.width)
+    // This run and the next unfinished ones that can share its step — each locked first: a run
+    // another process holds (a shard, a second sweep on the same output) is skipped, not trained
+    // twice; one that process finished meanwhile is skipped too (`seen` is read again).
+    std::filesystem::create_directories(ckpt_dir);
+    std::optional<OutputLock> lead = OutputLock::try_acquire(ckpt_of(runs[i]));
+    if (!lead) {
+      skip(i, true);
+      continue;
+    }
+    seen = recorded_runs(out);
+    if (finished(i)) {
+      remove_checkpoint(runs[i]);
+      remove_stale_temps(ckpt_of(runs[i]));
+      skip(i, false);
+      continue;
+    }
+    resume_epoch[i] = checkpoint_epoch(ckpt_of(runs[i]));
+    std::vector<OutputLock> locks;
+    locks.push_back(std::move(*lead));
+    std::vector<size_t> members = {i};
+    for (size_t j = i + 1; j < runs.size() && int64_t(members.size()) < pack; ++j) {
+      const TrainConfig &a = runs[i].cfg, &b = runs[j].cfg;
+      if (taken[j] || finished(j) || resume_epoch[j] != resume_epoch[i] || a.model.variant != b.model.variant ||
+          a.model.width != b.model.width)
         continue;
+      std::optional<OutputLock> l = OutputLock::try_acquire(ckpt_of(runs[j]));
+      if (!l) continue;  // held elsewhere: met again as a leader, and skipped then
+      if (checkpoint_epoch(ckpt_of(runs[j])) != resume_epoch[i]) continue;  // moved on meanwhile
       taken[j] = true;
+      locks.push_back(std::move(*l));
       members.push_back(j);
     }
-    std::filesystem::create_directories(ckpt_dir);
-    std::vector<TrainConfig> cfgs;
+    std::vector<TrainConfig> pack_cfgs;
     for (size_t j : members) {
-      TrainConfig cfg = runs[j].cfg;
-      cfg.out = out;
-      cfg.record_divergence = true;
-      cfg.ckpt = ckpt_of(runs[j]);
-      cfg.resume = true;
-      cfgs.push_back(cfg);
+      remove_stale_temps(cfgs[j].ckpt);  // this process holds the lock: no live writer owns them
+      pack_cfgs.push_back(cfgs[j]);
     }
     const auto t0 = std::chrono::steady_clock::now();
-    const std::vector<TrainSummary> ss = train_ensemble(cfgs, data);
+    const std::vector<TrainSummary> ss = train_ensemble(pack_cfgs, data);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (size_t m = 0; m < members.size(); ++m) {
       const PlannedRun& q = runs[members[m]];

@@ -59,12 +59,20 @@ struct RunResult {
   double test_acc = 0;
   bool diverged = false, skipped = false;
   double seconds = 0;
+  bool held = false;  // skipped because another process is training it
 };
 // Runs every planned run not yet finished in `out`, in order; a run interrupted mid-way resumes
 // from its checkpoint in `<out>.ckpt/` (removed when the run finishes). `on_run` sees each result.
+// A run id is its configuration: a record in `out` of a planned id with another configuration is
+// refused (InputError naming the first differing key) before any work. Each run is locked while
+// it trains (framework/output_file.h), so processes sharing `out` — SLURM shards, or a second
+// sweep by mistake — never train one run twice: a run another process holds is skipped.
 // Up to `pack` runs that can share a step — same variant and width, and resuming from the same
 // epoch — train together as one ensemble (train_ensemble): the same records and checkpoints as
 // one by one, in fewer, larger kernels.
+// The checks execute_runs makes before any work (run identity against `out`'s records, output
+// paths against each other and the inputs), for callers that print or load before it.
+void check_runs(const std::vector<PlannedRun>& runs, const std::string& out);
 std::vector<RunResult> execute_runs(const std::vector<PlannedRun>& runs, const FashionMNIST& data,
                                     const std::string& out,
                                     const std::function<void(const RunResult&, size_t done, size_t total)>& on_run,

@@ -12,11 +12,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <set>
 
 #include "datasets/jitter.h"
 #include "framework/backend.h"
 #include "framework/check.h"
 #include "framework/ops.h"
+#include "framework/output_file.h"
 #include "framework/tape.h"
 #include "framework/trace.h"
 #include "models/diagnostics.h"
@@ -116,42 +119,68 @@ void append_line(const std::string& path, const std::string& line) {
     throw InputError(fmt::format("{}: cannot append a record ({})", path, std::strerror(err)));
 }
 
+// A record cut short by a kill mid-append: the beginning of a JSON object whose text ends before
+// the object does (a later append closes such a line with '\n', so it may sit mid-file).
+static bool truncated_object(const std::string& line) {
+  const size_t first = line.find_first_not_of(" \t");
+  if (first == std::string::npos || line[first] != '{') return false;
+  try {
+    (void)json::parse(line);
+  } catch (const json::parse_error& e) {
+    return e.byte >= line.find_last_not_of(" \t\r") + 1;  // failed only where the text ran out
+  }
+  return false;
+}
+
 std::vector<json> read_records(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot read ({})", path, std::strerror(errno)));
   std::vector<std::string> lines;
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  bool terminated = true;  // whether the last line ends with '\n'
+  for (std::string l; std::getline(in, l);) {
+    terminated = !in.eof();
+    lines.push_back(std::move(l));
+  }
   std::vector<json> out;
+  std::vector<size_t> torn, garbage;  // 1-based line numbers
   for (size_t i = 0; i < lines.size(); ++i) {
     if (lines[i].find_first_not_of(" \t\r") == std::string::npos) continue;
     json r = json::parse(lines[i], nullptr, /*allow_exceptions=*/false);
-    if (r.is_discarded() || !r.is_object()) {
-      bool torn = true;  // only blank lines after it: the torn end of a crashed append
-      for (size_t j = i + 1; j < lines.size(); ++j) torn &= lines[j].find_first_not_of(" \t\r") == std::string::npos;
-      // A torn line closed by a later append is followed by valid records: also skippable.
-      if (!torn && !lines[i].empty() && lines[i].back() != '}') torn = true;
-      if (!torn) throw InputError(fmt::format("{}:{}: not a JSON record", path, i + 1));
-      std::fprintf(stderr, "dale: warning: %s:%zu: skipping a torn record (an interrupted write)\n", path.c_str(), i + 1);
+    if (!r.is_discarded() && r.is_object()) {
+      out.push_back(std::move(r));
       continue;
     }
-    out.push_back(std::move(r));
+    const bool last_unterminated = i + 1 == lines.size() && !terminated;
+    (last_unterminated || truncated_object(lines[i]) ? torn : garbage).push_back(i + 1);
+  }
+  if (!garbage.empty())
+    throw InputError(fmt::format("{}:{}: not a JSON record{}", path, garbage[0],
+                                 garbage.size() > 1 ? fmt::format(" ({} such lines in all)", garbage.size()) : ""));
+  if (!torn.empty()) {  // one warning per file, however many
+    std::string more;
+    for (size_t k = 1; k < torn.size() && k < 6; ++k) more += (k > 1 ? ", " : "") + std::to_string(torn[k]);
+    if (torn.size() > 6) more += ", …";
+    std::fprintf(stderr, "dale: warning: %s:%zu: skipping %s (cut short by an interrupted write)%s\n", path.c_str(),
+                 torn[0], torn.size() > 1 ? fmt::format("{} torn records", torn.size()).c_str() : "a torn record",
+                 more.empty() ? "" : fmt::format("; also lines {}", more).c_str());
   }
   return out;
 }
 
-// Fails early (before any training) when an output's directory does not exist.
-// `replaced`: the file is written by temp file + rename (the checkpoint), which would replace
-// whatever the path names — a directory fails only after an epoch, a device node or FIFO would
-// be swapped for a regular file — so anything but a regular file is refused up front.
-static void check_output_path(const std::string& path, const char* flag, bool replaced) {
-  if (path.empty()) return;
-  const auto dir = std::filesystem::path(path).parent_path();
-  if (!dir.empty() && !std::filesystem::is_directory(dir))
-    throw InputError(fmt::format("{}: directory '{}' of {} does not exist", flag, dir.string(), path));
-  std::error_code ec;
-  const auto st = std::filesystem::status(path, ec);
-  if (replaced && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
-    throw InputError(fmt::format("{}: '{}' exists and is not a regular file; expected a file path", flag, path));
+std::vector<json> read_records_of(const std::string& path, const std::set<std::string>& runs) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("{}: cannot read ({})", path, std::strerror(errno)));
+  std::vector<std::string> quoted;
+  for (const std::string& r : runs) quoted.push_back(json(r).dump());  // the id as JSON writes it
+  std::vector<json> out;
+  for (std::string l; std::getline(in, l);) {
+    if (std::none_of(quoted.begin(), quoted.end(), [&](const std::string& q) { return l.find(q) != std::string::npos; }))
+      continue;
+    json r = json::parse(l, nullptr, /*allow_exceptions=*/false);
+    if (r.is_object() && r.contains("run") && r["run"].is_string() && runs.count(r["run"].get<std::string>()))
+      out.push_back(std::move(r));
+  }
+  return out;
 }
 
 // The checkpoint: parameters (SPEC §12 names), optimizer state, and in the metadata the epoch
@@ -167,7 +196,13 @@ static void save(const Network& net, const Optimizer& opt, const TrainConfig& c,
   f.metadata["partial_epoch"] = std::to_string(int(partial));
   f.metadata["run"] = c.run;
   f.metadata["config"] = to_json(c).dump();
-  write_safetensors(c.ckpt, f);
+  try {
+    write_safetensors(c.ckpt, f);
+  } catch (const InputError& e) {  // the old file is untouched by a failed write: say which it is
+    throw InputError(fmt::format("{}; {}", e.what(),
+                                 epoch > 1 ? fmt::format("the checkpoint of epoch {} in {} is intact", epoch - 1, c.ckpt)
+                                           : std::string("no checkpoint of this run had been written")));
+  }
 }
 
 // What must match for a checkpoint to continue this run: everything but the output paths and
@@ -178,10 +213,50 @@ static json resumable_part(json config) {
   return config.flatten();
 }
 
+json run_identity(json config) {
+  for (const char* k : {"out", "ckpt", "init"})
+    if (config.contains("exp")) config["exp"].erase(k);
+  if (config.contains("data")) config["data"].erase("dir");
+  return config.flatten();
+}
+
+std::string config_difference(const json& here, const json& there) {
+  auto flag = [](const std::string& pointer) {  // JSON pointer "/opt/lr" → flag name "opt.lr"
+    std::string key = pointer.substr(1);
+    std::replace(key.begin(), key.end(), '/', '.');
+    return key;
+  };
+  for (auto it = here.begin(); it != here.end(); ++it)
+    if (!there.contains(it.key()) || there[it.key()] != it.value())
+      return fmt::format("{} is {} there, {} here", flag(it.key()),
+                         there.contains(it.key()) ? there[it.key()].dump() : "missing", it.value().dump());
+  for (auto it = there.begin(); it != there.end(); ++it)
+    if (!here.contains(it.key())) return fmt::format("{} is {} there, missing here", flag(it.key()), it.value().dump());
+  return "";
+}
+
 struct ResumePoint {
   int64_t epoch = 0, step = 0;
-  double elapsed = 0;
 };
+
+// What --exp.out already holds of a resumed run: the epochs recorded (a kill between a record's
+// append and its checkpoint's rename — or before the first checkpoint — retrains those epochs,
+// bit-identically, and must not record them again: one record per run and epoch) and each one's
+// elapsed_s (the run's clock continues from its checkpoint's epoch).
+struct RunRecords {
+  std::map<int64_t, double> elapsed;  // epoch → elapsed_s
+  json config;                        // its first record's config
+};
+static std::map<std::string, RunRecords> records_by_run(const std::string& out, const std::set<std::string>& runs) {
+  std::map<std::string, RunRecords> m;
+  if (out.empty() || !std::filesystem::is_regular_file(out)) return m;
+  for (const json& rec : read_records_of(out, runs)) {
+    RunRecords& r = m[rec["run"].get<std::string>()];
+    if (r.elapsed.empty()) r.config = rec.value("config", json::object());
+    r.elapsed[rec.value("epoch", int64_t(-1))] = rec.value("elapsed_s", 0.0);
+  }
+  return m;
+}
 
 static ResumePoint load_for_resume(const std::string& path, const TrainConfig& c, Network& net, Optimizer& opt) {
   const SafetensorsFile f = read_safetensors(path);
@@ -195,19 +270,10 @@ static ResumePoint load_for_resume(const std::string& path, const TrainConfig& c
     throw InputError(fmt::format("--exp.resume: {} was written mid-epoch (--exp.max_steps); resuming needs an end-of-epoch checkpoint", path));
   const json saved = json::parse(meta("config"), nullptr, false);
   if (saved.is_discarded()) throw InputError(fmt::format("--exp.resume: {}: its config metadata is not JSON", path));
-  const json want = resumable_part(to_json(c)), have = resumable_part(saved);
-  for (auto it = want.begin(); it != want.end(); ++it)
-    if (!have.contains(it.key()) || have[it.key()] != it.value()) {
-      std::string key = it.key().substr(1);  // JSON pointer "/opt/lr" → flag name "opt.lr"
-      std::replace(key.begin(), key.end(), '/', '.');
-      throw InputError(fmt::format("--exp.resume: {} belongs to another configuration: {} is {} there, {} here", path,
-                                   key, have.contains(it.key()) ? have[it.key()].dump() : "missing", it.value().dump()));
-    }
-  SafetensorsFile params;
-  params.metadata = f.metadata;
-  for (const NamedTensor& t : f.tensors)
-    if (t.name.rfind("opt.", 0) != 0) params.tensors.push_back(t);
-  net.load_state(params, path);
+  const std::string differs = config_difference(resumable_part(to_json(c)), resumable_part(saved));
+  if (!differs.empty())
+    throw InputError(fmt::format("--exp.resume: {} belongs to another configuration: {}", path, differs));
+  net.load_state(f, path);  // the weights; it also checks the optimizer's tensors are finite
   opt.load_state(f, path);
   ResumePoint r;
   try {
@@ -216,11 +282,6 @@ static ResumePoint load_for_resume(const std::string& path, const TrainConfig& c
   } catch (const std::invalid_argument&) {
     throw InputError(fmt::format("--exp.resume: {}: epoch/step metadata are not numbers", path));
   }
-  // elapsed_s continues from the run's record of that epoch, when the records are at hand.
-  if (!c.out.empty() && std::filesystem::exists(c.out))
-    for (const json& rec : read_records(c.out))
-      if (rec.value("run", "") == c.run && rec.value("epoch", int64_t(-1)) == r.epoch)
-        r.elapsed = rec.value("elapsed_s", 0.0);
   return r;
 }
 
@@ -273,6 +334,7 @@ struct Member {
   std::unique_ptr<Optimizer> opt;
   TrainSummary s;
   double elapsed0 = 0;
+  std::set<int64_t> recorded;  // epochs already in c.out (resumed runs): not appended again
   uint64_t eval_train_seed = 0, eval_test_seed = 0;
   JitterSpec train_jitter, test_jitter;
   std::shared_ptr<const DeviceBytes> order;   // this epoch's sample order
@@ -304,6 +366,79 @@ static void check_lock_step(const std::vector<TrainConfig>& cs) {
   }
 }
 
+// The first bytes of a regular file ("" if it is not one or is empty).
+static std::string file_head(const std::string& path, size_t n) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return "";
+  std::ifstream in(path, std::ios::binary);
+  std::string head(n, '\0');
+  in.read(head.data(), std::streamsize(n));
+  head.resize(size_t(in.gcount()));
+  return head;
+}
+
+// Records are appended: any path but a directory, in an existing directory; an existing regular
+// file must be JSON Lines (appending records to a checkpoint, say, would ruin it).
+static void check_appendable(const std::string& path, const char* flag) {
+  if (path.empty()) return;
+  const auto dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty() && !std::filesystem::is_directory(dir))
+    throw InputError(fmt::format("{}: directory '{}' of {} does not exist", flag, dir.string(), path));
+  if (std::filesystem::is_directory(path)) throw InputError(fmt::format("{}: '{}' is a directory; expected a file", flag, path));
+  const std::string head = file_head(path, 64);
+  const size_t first = head.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && head[first] != '{')
+    throw InputError(fmt::format("{}: {} exists and is not a JSON Lines file of records; dale appends only to those "
+                                 "(is it another output, e.g. a checkpoint?)",
+                                 flag, path));
+}
+
+// A checkpoint replaces only a checkpoint: an existing non-empty file must begin like a
+// safetensors file (8-byte header length, then '{'), so records or an input given as --exp.ckpt
+// are never overwritten.
+static void check_checkpoint_target(const std::string& path, const char* flag) {
+  if (path.empty()) return;
+  check_replaceable(path, flag);
+  const std::string head = file_head(path, 9);
+  if (!head.empty() && (head.size() < 9 || head[8] != '{'))
+    throw InputError(fmt::format("{}: {} exists and is not a safetensors checkpoint; dale replaces only those (is it "
+                                 "another output, e.g. the records?)",
+                                 flag, path));
+}
+
+// Before any work: no output is another output or an input; every output can be written (a
+// read-only or full location is found now, not after an epoch); and, with lock_outputs, this
+// process holds each output's lock (a second writer is refused, naming this one's pid).
+static std::vector<OutputLock> claim_outputs(const std::vector<TrainConfig>& cs) {
+  std::vector<PathUse> uses;
+  std::set<std::string> outs;
+  for (const TrainConfig& c : cs) {
+    if (outs.insert(c.out).second) uses.push_back({"--exp.out", c.out, true});  // shared by an ensemble
+    uses.push_back({"--exp.ckpt", c.ckpt, true});
+    uses.push_back({"--exp.init", c.init, false});
+  }
+  check_distinct_paths(uses);
+  std::vector<OutputLock> locks;
+  auto regular_or_new = [](const std::string& p) {
+    std::error_code ec;
+    return !std::filesystem::exists(p, ec) || std::filesystem::is_regular_file(p, ec);
+  };
+  for (const TrainConfig& c : cs) {
+    if (!c.ckpt.empty()) {
+      check_writable(c.ckpt, "--exp.ckpt", true);
+      if (c.lock_outputs) {
+        locks.push_back(OutputLock::acquire(c.ckpt, "--exp.ckpt"));
+        remove_stale_temps(c.ckpt);  // only the lock's holder may: no live writer owns them
+      }
+    }
+    if (!c.out.empty() && outs.erase(c.out) && regular_or_new(c.out)) {
+      check_writable(c.out, "--exp.out", false);
+      if (c.lock_outputs) locks.push_back(OutputLock::acquire(c.out, "--exp.out"));
+    }
+  }
+  return locks;
+}
+
 std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs, const FashionMNIST& data,
                                          const std::function<void(const json&)>& on_record) {
   DALE_CHECK(!configs.empty(), "train_ensemble: no models");
@@ -311,8 +446,8 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
   for (TrainConfig& c : cs) {
     if (c.run.empty()) c.run = default_run_id(c);
     validate(c);
-    check_output_path(c.out, "--exp.out", false);  // appended to: a FIFO or /dev/stdout is fine
-    check_output_path(c.ckpt, "--exp.ckpt", true);
+    check_appendable(c.out, "--exp.out");    // appended to: a FIFO or /dev/stdout is fine
+    check_checkpoint_target(c.ckpt, "--exp.ckpt");  // renamed over: a new path or a checkpoint only
     c.model.inputs = data.train.dim;
     c.model.seed = c.seed;  // --train.seed seeds the initialization too, not only data order and jitter
   }
@@ -322,6 +457,8 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
   if (c0.batch_size > data.train.n)
     throw InputError(fmt::format("--train.batch_size: {} is larger than the training set ({} images)", c0.batch_size,
                                  data.train.n));
+
+  const std::vector<OutputLock> locks = claim_outputs(cs);  // held until the run ends
 
   std::vector<NetworkConfig> net_cfgs;
   for (const TrainConfig& c : cs) net_cfgs.push_back(c.model);
@@ -347,13 +484,28 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
 
   int64_t first_epoch = 1, steps = 0;
   if (c0.resume) {
+    std::set<std::string> ids;
+    for (const Member& m : ms) ids.insert(m.c.run);
+    const std::map<std::string, RunRecords> recorded = records_by_run(c0.out, ids);  // one scan for every model
+    for (Member& m : ms)
+      if (const auto it = recorded.find(m.c.run); it != recorded.end() && m.c.out == c0.out) {
+        // As for the checkpoint: the same run, perhaps extended by more epochs.
+        const std::string diff = config_difference(resumable_part(m.config), resumable_part(it->second.config));
+        if (!diff.empty())
+          throw InputError(fmt::format("--exp.resume: {} holds run {} of another configuration ({}); give another "
+                                       "--exp.run or --exp.out",
+                                       m.c.out, m.c.run, diff));
+        for (const auto& [e, elapsed] : it->second.elapsed) m.recorded.insert(e);
+      }
     if (c0.ckpt.empty()) throw InputError("--exp.resume: needs --exp.ckpt, the checkpoint to continue from and to keep writing");
     for (size_t k = 0; k < K; ++k) {
       Member& m = ms[k];
       int64_t epoch = 0, step = 0;
       if (std::filesystem::exists(m.c.ckpt)) {
         const ResumePoint r = load_for_resume(m.c.ckpt, m.c, *m.net, *m.opt);
-        epoch = r.epoch, step = r.step, m.elapsed0 = r.elapsed;
+        epoch = r.epoch, step = r.step;
+        if (const auto it = recorded.find(m.c.run); it != recorded.end() && it->second.elapsed.count(epoch))
+          m.elapsed0 = it->second.elapsed.at(epoch);
         m.s.epochs_done = m.s.resumed_from = r.epoch;
       }
       if (k == 0) first_epoch = epoch + 1, steps = step;
@@ -392,9 +544,15 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
 
   // `what` says what became non-finite and where ("… at epoch 3, step 20").
   auto diverged_error = [&](const Member& m, const std::string& what, int64_t epoch) {
+    // Only what this run writes is named as intact.
+    const std::string kept = !m.c.out.empty() && !m.c.ckpt.empty() ? "the records and checkpoint"
+                             : !m.c.out.empty()                    ? "the records"
+                             : !m.c.ckpt.empty()                   ? "the checkpoint"
+                                                                   : "";
     return Error(fmt::format("diverged: {}{} (global step {}); {}", K > 1 ? m.c.run + ": " : "", what, m.s.steps,
-                             epoch > 1 ? fmt::format("the records and checkpoint of epoch {} are intact", epoch - 1)
-                                       : std::string("no epoch had finished")),
+                             epoch <= 1    ? std::string("no epoch had finished")
+                             : kept.empty() ? fmt::format("epoch {} had finished (nothing was saved: no --exp.out or --exp.ckpt)", epoch - 1)
+                                            : fmt::format("{} of epoch {} are intact", kept, epoch - 1)),
                  kExitDiverged);
   };
   // One record per finished epoch (or per divergence, in sweeps); `final` marks a run's last.
@@ -451,7 +609,14 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
       rec["local_ln_mse"] = d.local_ln_mse;
     }
     rec["config"] = m.config;
-    if (!c.out.empty()) append_line(c.out, rec.dump(-1, ' ', false, json::error_handler_t::replace));
+    if (!c.out.empty() && !m.recorded.count(epoch)) {
+      try {
+        append_line(c.out, rec.dump(-1, ' ', false, json::error_handler_t::replace));
+      } catch (const InputError& e) {
+        throw InputError(fmt::format("{}; the records of the epochs before {} are intact{}", e.what(), epoch,
+                                     c.ckpt.empty() ? "" : fmt::format(", and so is the checkpoint {}", c.ckpt)));
+      }
+    }
     if (!diverged) save(net, *m.opt, c, epoch, m.s.steps, false);
     m.s.final_test_acc = te.acc;
     if (on_record) on_record(rec);

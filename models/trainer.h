@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -44,12 +45,21 @@ struct TrainConfig {
   // CUDA: record each epoch's step once as a CUDA graph and replay it (framework/step_graph.h);
   // the same numbers as eager launches. No effect on the CPU.
   bool cuda_graph = true;
+  // Hold an exclusive lock on out and ckpt for the run (framework/output_file.h). compare and
+  // sweep share one out among processes on purpose and lock each run themselves instead.
+  bool lock_outputs = true;
 };
 
 // Checks every field; throws InputError naming the flag (--train.epochs …) and what is expected.
 void validate(const TrainConfig& c);
 nlohmann::json to_json(const TrainConfig& c);
 std::string default_run_id(const TrainConfig& c);
+// A run's identity: its configuration (to_json) without the paths it reads and writes, flattened
+// to JSON pointers. Two records of one run id with different identities are different runs.
+nlohmann::json run_identity(nlohmann::json config);
+// The first difference of two flattened configurations, as "<key> is <there> there, <here> here"
+// ("" when equal), with keys in the flags' dotted spelling.
+std::string config_difference(const nlohmann::json& here, const nlohmann::json& there);
 
 struct EvalResult {
   double acc = 0, loss = 0;  // accuracy in percent, mean loss
@@ -76,6 +86,10 @@ void append_line(const std::string& path, const std::string& line);
 // The records of JSON Lines files, in order; a torn (unparsable) last line of a file is skipped
 // with a warning on stderr, any other bad line throws InputError naming file:line.
 std::vector<nlohmann::json> read_records(const std::string& path);
+// The records of `path` whose run id is in `runs`. Lines that do not name one of them are skipped
+// without being parsed (a shared records file of a long sweep is scanned, not parsed), and so are
+// lines that do not parse: what the resuming trainer needs, not a validation of the file.
+std::vector<nlohmann::json> read_records_of(const std::string& path, const std::set<std::string>& runs);
 
 // Runs the whole training. Throws InputError on bad input (before writing anything) and
 // Error with code kExitDiverged when the loss becomes NaN or infinite.

@@ -93,9 +93,11 @@ struct Workspace {
   }
   // `dale compare|sweep` on the synthetic data: one epoch per run, records into out/.
   std::vector<std::string> experiment(const std::string& cmd, std::initializer_list<std::string> extra) const {
-    std::vector<std::string> a = {cmd, "--data.dir", data, "--model.hidden_layer_width", "8", "--train.epochs", "1",
-                                  "--quiet", "--exp.out", out("x.jsonl")};
-    if (cmd == "sweep") a.insert(a.end(), {"--sweep.configs", "1", "--variants", "ei", "--eps", "0"});
+    std::vector<std::string> a = {cmd, "--data.dir", data, "--train.epochs", "1", "--quiet", "--exp.out", out("x.jsonl")};
+    // compare takes the width; a sweep's configurations set it: random ones of width 8 here.
+    if (cmd == "compare") a.insert(a.end(), {"--model.hidden_layer_width", "8"});
+    if (cmd == "sweep")
+      a.insert(a.end(), {"--sweep.source", "random", "--sweep.configs", "1", "--variants", "ei", "--eps", "0"});
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -158,9 +160,12 @@ TEST_CASE("bad input: config files") {
     expect_bad_input(ws, with(list), {list + ":2", "opt.lr", "one value"});
   }
   SUBCASE("a value with trailing junk") {
-    expect_bad_input(ws, without_epochs(ws.config("c.toml", "[train]\nepochs = 3x\n")),
+    // Bare `3x` is no TOML (refused as such, with line and column); as a string the flag refuses it.
+    const std::string bare = ws.config("c0.toml", "[train]\nepochs = 3x\n");
+    expect_bad_input(ws, without_epochs(bare), {bare + ":2:11", "not valid TOML"});
+    expect_bad_input(ws, without_epochs(ws.config("c.toml", "[train]\nepochs = \"3x\"\n")),
                      {"--train.epochs", "whole number", "3x"});
-    expect_bad_input(ws, with(ws.config("d.toml", "[opt]\nlr = 0.1x\n")), {"--opt.lr", "0.1x"});
+    expect_bad_input(ws, with(ws.config("d.toml", "[opt]\nlr = \"0.1x\"\n")), {"--opt.lr", "0.1x"});
   }
   SUBCASE("NaN, infinity and negative values where they are not allowed") {
     expect_bad_input(ws, with(ws.config("e.toml", "[opt]\nlr = nan\n")), {"--opt.lr", "finite"});
@@ -229,9 +234,9 @@ TEST_CASE("bad input: config files") {
     for (const char* run : {"ei-eps0.25", "ei-eps0.5", "inorm+-eps0.25", "inorm+-eps0.5"})
       CHECK_MESSAGE(s.out.find(std::string("-") + run) != std::string::npos, "the dry run lists " << run);
     CHECK(s.out.find("eps0.75") == std::string::npos);  // the file's list replaced the default
-    const std::string empty_item = ws.config("empty-item.toml", "eps = [0.5, ]\n");
+    const std::string empty_item = ws.config("empty-item.toml", "eps = [0.5, \"\"]\n");  // [0.5, ] is TOML's trailing comma
     expect_bad_input(ws, ws.experiment("sweep", {"--config", empty_item}), {empty_item + ":1", "empty item"});
-    const std::string plus = ws.config("plus.toml", "[sweep]\nwidth_range = 100 ++\n");
+    const std::string plus = ws.config("plus.toml", "[sweep]\nwidth_range = [100, \"++\"]\n");
     expect_bad_input(ws, ws.experiment("sweep", {"--config", plus}), {plus + ":2", "'++' is not a number"});
     const std::string three = ws.config("three.toml", "[sweep]\nlr_range = [1e-3, 1e-2, 1e-1]\n");
     expect_bad_input(ws, ws.experiment("sweep", {"--config", three}), {three + ":2", "takes 2 values"});
@@ -244,7 +249,7 @@ TEST_CASE("bad input: config files") {
       CHECK(r.rc == 0);
     }
     // Without --quiet on the command line, which would win over the file's value.
-    const std::string bad = ws.config("quiet-bad.toml", "quiet = maybe\n");
+    const std::string bad = ws.config("quiet-bad.toml", "quiet = \"maybe\"\n");
     std::vector<std::string> args = with(bad);
     std::erase(args, std::string("--quiet"));
     expect_bad_input(ws, args, {"--quiet", "maybe"});
@@ -474,8 +479,8 @@ TEST_CASE("bad input: dale compare and dale sweep") {
   expect_bad_input(ws, ws.experiment("sweep", {"--sweep.width_range", "500", "100"}),
                    {"--sweep.width_range", "lo ≤ hi"});
   expect_bad_input(ws, ws.experiment("sweep", {"--sweep.lr_range", "0", "1e-2"}), {"--sweep.*_range", "0 < lo ≤ hi"});
-  // The ranges also come from a config file: `width_range = 500 100` is LO HI.
-  const std::string cfg = ws.config("sweep.toml", "[sweep]\nwidth_range = 500 100\n");
+  // The ranges also come from a config file: `width_range = [500, 100]` is LO HI.
+  const std::string cfg = ws.config("sweep.toml", "[sweep]\nwidth_range = [500, 100]\n");
   expect_bad_input(ws, ws.experiment("sweep", {"--config", cfg}), {"--sweep.width_range", "lo ≤ hi"});
 }
 

@@ -218,6 +218,7 @@ TEST_CASE("packed runs write the records of unpacked runs") {
   REQUIRE(recs.size() == 1);
   std::filesystem::remove(resumed);
   recs[0]["final"] = false;
+  recs[0]["config"]["train"]["epochs"] = 2;
   append_line(resumed, recs[0].dump());
   const auto r2 = execute_runs(runs, data, resumed, {}, 4);
   same(by_run(resumed));

@@ -236,10 +236,10 @@ void check_checkpoint_after_kill(const fs::path& ckpt, const fs::path& records) 
 
 using EpochRecords = std::map<std::pair<std::string, int64_t>, json>;  // (run, epoch) → record
 
-// Folds records by (run, epoch), without elapsed_s (wall time differs between runs). A repeated
-// epoch must equal its first record: a kill between the record's append and the checkpoint's
-// rename leaves the previous epoch's checkpoint, so the resumed run trains that epoch again —
-// bit-identically — and appends its record a second time. `repeats` counts such duplicates.
+// Folds records by (run, epoch), without elapsed_s (wall time differs between runs). A kill
+// between a record's append and its checkpoint's rename leaves the previous epoch's checkpoint,
+// so the resumed run trains that epoch again — bit-identically — and must not append its record
+// a second time: exactly one record per (run, epoch). `repeats` counts duplicates (asserted 0).
 EpochRecords by_epoch(const std::vector<json>& records, int* repeats = nullptr) {
   EpochRecords m;
   for (json r : records) {
@@ -392,6 +392,7 @@ TEST_CASE("dale train killed with SIGKILL at random moments resumes to the unint
   MESSAGE(tally.launches << " launches, " << tally.kills << " killed (" << tally.kills_during_write
                          << " leaving a new temporary file), " << tally.torn << " torn records, "
                          << tally.repeats << " epochs recorded twice");
+  CHECK(tally.repeats == 0);
   // The delays fall within the run, so most launches are killed mid-way (about 15 of 22 here);
   // at least half of the 8 trials must have been, or the test is vacuous. (A margin for machines
   // whose load changes between the reference run and the trials.)
@@ -419,6 +420,7 @@ TEST_CASE("dale train killed right after a record append, mid checkpoint write, 
                          << " leaving a new temporary file), " << tally.repeats << " epochs recorded twice");
   // Appends are seen for sure (the file only grows): at least 3 kills after an append landed.
   CHECK(tally.kills >= 3);
+  CHECK(tally.repeats == 0);  // those kills retrain an epoch; its record stays one
   const auto left = temp_files(dir);
   CHECK_MESSAGE(left.empty(), "temporary files left behind, e.g. " << (left.empty() ? "" : left[0]));
 }
@@ -555,6 +557,7 @@ TEST_CASE("dale sweep killed with SIGKILL resumes: every run once, identical, no
                          << " leaving a new temporary file), " << tally.torn << " torn records, "
                          << tally.repeats << " epochs recorded twice");
   CHECK(tally.kills >= 8);  // the targeted trial alone kills about 15 launches
+  CHECK(tally.repeats == 0);
   for (const auto& t : trials) {
     const auto left = temp_files(tmp / t);
     CHECK_MESSAGE(left.empty(), t << ": temporary files left behind, e.g. " << (left.empty() ? "" : left[0]));

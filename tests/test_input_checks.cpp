@@ -39,11 +39,7 @@ std::string dale_exe() {
   return e && *e ? e : std::string(DALE_BINARY_DIR) + "/dale";
 }
 
-struct Result {
-  int rc = -1;
-  std::string out, err;
-  std::vector<std::string> err_lines;
-};
+using Result = dale::test::CommandResult;
 
 // data/ (synthetic, 8 × 8 images), out/ (every output; must stay empty on bad input), logs/.
 struct Space {
@@ -68,21 +64,11 @@ struct Space {
   }
   // `dale <args>` under `timeout 120`, SLURM's array variables removed unless `env` sets them.
   Result run(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-    const int k = runs++;
-    const std::string o = tmp / ("logs/" + std::to_string(k) + ".out"), e = tmp / ("logs/" + std::to_string(k) + ".err");
     std::string cmd = "timeout 120 env -u SLURM_ARRAY_TASK_ID -u SLURM_ARRAY_TASK_COUNT -u SLURM_ARRAY_TASK_MIN";
     for (const auto& v : env) cmd += " " + shell_quote(v);
     cmd += " " + shell_quote(dale_exe());
     for (const auto& a : args) cmd += " " + shell_quote(a);
-    cmd += " >" + shell_quote(o) + " 2>" + shell_quote(e) + " </dev/null";
-    const int status = std::system(cmd.c_str());
-    Result r;
-    r.rc = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read_text(o);
-    r.err = read_text(e);
-    std::stringstream ss(r.err);
-    for (std::string l; std::getline(ss, l);) r.err_lines.push_back(l);
-    return r;
+    return dale::test::run_captured(cmd, tmp / ("logs/" + std::to_string(runs++)));
   }
   // One epoch of a width-8 network on the synthetic data, outputs into out/.
   std::vector<std::string> train(std::initializer_list<std::string> extra) const {

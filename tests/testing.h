@@ -8,9 +8,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -164,6 +166,26 @@ inline std::string shell_quote(const std::string& s) {
   std::string q = "'";
   for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
+}
+
+// One run of a shell command line (its words quoted by the caller, e.g. with shell_quote): the exit
+// status (−1 if it did not exit normally) and what it printed, stdout and stderr captured in
+// `<log_stem>.out` and `<log_stem>.err`, standard input closed.
+struct CommandResult {
+  int rc = -1;
+  std::string out, err;
+  std::vector<std::string> err_lines;
+};
+inline CommandResult run_captured(const std::string& cmd, const std::string& log_stem) {
+  const std::string o = log_stem + ".out", e = log_stem + ".err";
+  const int status = std::system((cmd + " >" + shell_quote(o) + " 2>" + shell_quote(e) + " </dev/null").c_str());
+  CommandResult r;
+  r.rc = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_text(o);
+  r.err = read_text(e);
+  std::stringstream ss(r.err);
+  for (std::string l; std::getline(ss, l);) r.err_lines.push_back(l);
+  return r;
 }
 
 }  // namespace dale::test

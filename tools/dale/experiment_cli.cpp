@@ -91,6 +91,7 @@ void run_experiment(const std::vector<PlannedRun>& runs, const TrainConfig& base
     return;
   }
   check_plan(runs, base, pack);  // before anything is written
+  check_runs(runs, out);        // run identities against out's records, paths against each other
   const auto dir = std::filesystem::path(out).parent_path();
   if (!dir.empty()) {
     std::error_code ec;
@@ -101,7 +102,9 @@ void run_experiment(const std::vector<PlannedRun>& runs, const TrainConfig& base
   std::fprintf(stderr, "dale: %zu runs, %lld epochs each, records to %s\n", runs.size(),
                (long long)base.epochs, out.c_str());
   execute_runs(runs, data, out, [](const RunResult& r, size_t done, size_t total) {
-    if (r.skipped)
+    if (r.held)
+      std::fprintf(stderr, "[%zu/%zu] %s: being trained by another process, skipped\n", done, total, r.run.c_str());
+    else if (r.skipped)
       std::fprintf(stderr, "[%zu/%zu] %s: already finished, skipped\n", done, total, r.run.c_str());
     else
       std::fprintf(stderr, "[%zu/%zu] %s: test %.2f%%%s  %.1f s\n", done, total, r.run.c_str(), r.test_acc,

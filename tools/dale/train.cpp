@@ -1,5 +1,5 @@
 // `dale train`: one run. Flags are named like the study's training scripts, as dotted names
-// that can also come from a TOML/INI file (--config): `[opt] lr = 0.005` ≡ `--opt.lr 0.005`.
+// that can also come from a TOML file (--config): `[opt] lr = 0.005` ≡ `--opt.lr 0.005`.
 #include <unistd.h>
 
 #include <cstdio>

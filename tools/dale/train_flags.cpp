@@ -100,7 +100,7 @@ void add_train_flags(CLI::App* t, const std::shared_ptr<TrainFlags>& f, bool wit
   TrainConfig& c = f->c;
   // An option given twice (config file, then command line) takes the last value.
   t->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  t->add_option("--config", "TOML/INI file of these dotted options ([train] epochs = 3); the command line wins");
+  t->add_option("--config", "TOML file of these dotted options ([train] epochs = 3); the command line wins");
   t->add_option("--train.epochs", c.epochs, "epochs")->check(signed_integer)->capture_default_str();
   t->add_option("--train.batch_size", c.batch_size, "batch size")->check(signed_integer)->capture_default_str();
   t->add_option("--train.shuffle", f->shuffle, "1: seeded shuffle; 0: the files' order (the reference code)")
