@@ -255,18 +255,11 @@ std::vector<RunResult> execute_runs(const std::vector<PlannedRun>& runs, const F
     }
     // This run and the next unfinished ones that can share its step — each locked first: a run
     // another process holds (a shard, a second sweep on the same output) is skipped, not trained
-    // twice; one that process finished meanwhile is skipped too (`seen` is read again).
+    // twice; one that process finished before we got its lock is skipped too.
     std::filesystem::create_directories(ckpt_dir);
     std::optional<OutputLock> lead = OutputLock::try_acquire(ckpt_of(runs[i]));
     if (!lead) {
       skip(i, true);
-      continue;
-    }
-    seen = recorded_runs(out);
-    if (finished(i)) {
-      remove_checkpoint(runs[i]);
-      remove_stale_temps(ckpt_of(runs[i]));
-      skip(i, false);
       continue;
     }
     resume_epoch[i] = checkpoint_epoch(ckpt_of(runs[i]));
@@ -285,6 +278,28 @@ std::vector<RunResult> execute_runs(const std::vector<PlannedRun>& runs, const F
       locks.push_back(std::move(*l));
       members.push_back(j);
     }
+    // What other processes recorded of these runs until we held their locks: only their lines
+    // are parsed (a long sweep's records file is scanned once per pack, not parsed).
+    std::set<std::string> ids;
+    for (size_t j : members) ids.insert(runs[j].run);
+    if (std::filesystem::is_regular_file(out))
+      for (const auto& r : read_records_of(out, ids)) seen[r["run"].get<std::string>()].final |= r.value("final", false);
+    std::vector<size_t> unfinished;
+    std::vector<OutputLock> kept;
+    for (size_t m = 0; m < members.size(); ++m) {
+      const size_t j = members[m];
+      if (!finished(j)) {
+        unfinished.push_back(j);
+        kept.push_back(std::move(locks[m]));
+        continue;
+      }
+      remove_checkpoint(runs[j]);
+      remove_stale_temps(ckpt_of(runs[j]));
+      skip(j, false);
+    }
+    members = std::move(unfinished);
+    locks = std::move(kept);
+    if (members.empty()) continue;
     std::vector<TrainConfig> pack_cfgs;
     for (size_t j : members) {
       remove_stale_temps(cfgs[j].ckpt);  // this process holds the lock: no live writer owns them
