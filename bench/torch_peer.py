@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """torch_peer.py — the PyTorch speed peer of dale's benchmark (issue 7).
 
-The same networks as dale (SPEC.md §2–§8: 784 → h → h → 10, h = 500 for ei-ln+, 234 for inorm±)
+The same networks as dale (docs/study.md §2–§8: 784 → h → h → 10, h = 500 for ei-ln+, 234 for inorm±)
 written the plain way a researcher would write them in PyTorch: an nn.Module holding
-nn.Parameters, autograd for the backward (the I-Norm error normalization G of SPEC §4 is a custom
-torch.autograd.Function), torch.optim.SGD with one parameter group per SPEC §8 group and a clamp
+nn.Parameters, autograd for the backward (the I-Norm error normalization G of study §4 is a custom
+torch.autograd.Function), torch.optim.SGD with one parameter group per study §8 group and a clamp
 at 0 of the sign-constrained groups after each step. No hand-written kernels.
 
 The layer formulas, the initialization and the error-normalization Function are imported from
@@ -21,7 +21,7 @@ and training sets, and reports steps/s and the projected epoch time: (n_train //
 plus the evaluation pass. Modes: eager; compile = torch.compile(model) (reported as
 "unavailable: <reason>" where the installed torch cannot); graph (CUDA only) = the whole training
 step (forward, backward, SGD, clamp) captured once as a CUDA graph and replayed. The batch
-(gather, /255, brightness jitter, SPEC §1) is built eagerly on the device in every mode, and no
+(gather, /255, brightness jitter, study §1) is built eagerly on the device in every mode, and no
 mode reads the loss back during the timed steps.
 
 Data: random uint8 images and labels by default (the peer needs the same work as dale, not the
@@ -45,7 +45,7 @@ NOT_INSTALLED = f"{PROG}: python3-torch is not installed (apt-get install python
 SYSTEM_PYTHON = "/usr/bin/python3"     # Debian's interpreter, the one python3-torch installs into
 REEXEC_GUARD = "TORCH_PEER_REEXEC"
 
-DEFAULT_WIDTH = {"ei": 500, "inorm": 234}   # SPEC §6 default widths
+DEFAULT_WIDTH = {"ei": 500, "inorm": 234}   # study §6 default widths
 
 
 class Parser(argparse.ArgumentParser):
@@ -76,7 +76,7 @@ def parse_args(argv):
     ap.add_argument("--n-test", type=int, default=10000, help="random test images (10000)")
     ap.add_argument("--eval-batch", type=int, default=1000)
     ap.add_argument("--brightness", type=float, default=0.75,
-                    help="brightness jitter strength ε of SPEC §1 (default 0.75)")
+                    help="brightness jitter strength ε (docs/study.md §1; default 0.75)")
     ap.add_argument("--width", type=int, help="hidden width (default 500 for ei-*, 234 for inorm*)")
     ap.add_argument("--lr", type=float, default=None,
                     help="learning rate of the wex and bias groups (default: make_fixtures.LR, "
@@ -85,7 +85,7 @@ def parse_args(argv):
     ap.add_argument("--compile-backend", default="inductor", help="torch.compile backend")
     ap.add_argument("--check", action="store_true",
                     help="run the correctness checks instead of the benchmark: 300 steps per "
-                         "variant on learnable random data (loss must fall) and the SPEC §4 "
+                         "variant on learnable random data (loss must fall) and the study §4 "
                          "error-normalization checks; exit 1 if one fails")
     ap.add_argument("--check-steps", type=int, default=300)
     a = ap.parse_args(argv)
@@ -134,14 +134,14 @@ def import_torch():
 
 
 # ---------------------------------------------------------------------------------------------
-# The network: nn.Module over make_fixtures' layer functions (SPEC §2–§7), float32
+# The network: nn.Module over make_fixtures' layer functions (study §2–§7), float32
 # ---------------------------------------------------------------------------------------------
 
 def build_net_classes():
     """Defined after torch is imported (nn.Module needs it)."""
 
     class Layer(nn.Module):
-        """One E/I layer's parameters (SPEC §12 names); `group` maps each to its SPEC §8 group."""
+        """One E/I layer's parameters (study §12 names); `group` maps each to its study §8 group."""
 
         def __init__(self, arrays, frozen, device):
             super().__init__()
@@ -152,15 +152,15 @@ def build_net_classes():
                 self.group[k] = mf.GROUP_OF[k]
 
     class Net(nn.Module):
-        """784 → width → width → 10 (SPEC §6). forward(x, y) → (total loss, task loss, logits):
+        """784 → width → width → 10 (study §6). forward(x, y) → (total loss, task loss, logits):
         task loss = label-smoothed cross-entropy, total = task + the I-Norm layers' local losses
-        (SPEC §3); one backward of `total` gives every parameter its own gradient."""
+        (study §3); one backward of `total` gives every parameter its own gradient."""
 
         def __init__(self, variant, width, seed, device):
             super().__init__()
             self.variant = variant
             self.kind, self.norm = mf.VARIANTS[variant]
-            # SPEC §7 init with make_fixtures' numpy initializer, same draw order as its
+            # study §7 init with make_fixtures' numpy initializer, same draw order as its
             # --make-init (fc0, fc1, fc_output; Wex then Wei), so the states are identical.
             rng = np.random.default_rng(seed)
             dims = {"fc0": (mf.N_IN, width, mf.n_inhib(width)),
@@ -182,10 +182,10 @@ def build_net_classes():
             p = self.p()
             h, local = x, []
             for name in mf.HIDDEN:
-                if self.kind == "ei":                               # SPEC §2.2 (+ §5 LN)
+                if self.kind == "ei":                               # study §2.2 (+ §5 LN)
                     z = mf.ei_layer(h, p, name)
                     out = mf.layer_norm(z) if self.norm == "ln" else z
-                else:                                               # SPEC §2.3, §3, §4
+                else:                                               # study §2.3, §3, §4
                     out, z, loss = mf.inorm_layer(h, p, name, self.norm)
                     local.append(loss)
                 if trace is not None:                               # --check only
@@ -199,7 +199,7 @@ def build_net_classes():
             return total, task, logits
 
     def make_optimizer(model, lr=None):
-        """torch.optim.SGD with one group per SPEC §8 group (rates of make_fixtures.LR, with the
+        """torch.optim.SGD with one group per study §8 group (rates of make_fixtures.LR, with the
         wex and bias rates replaced by `lr` if given), momentum 0, no weight decay. Returns the
         optimizer and the parameters to clamp at 0 after each step (wex/wix/wei/bei groups)."""
         rates = dict(mf.LR)
@@ -239,7 +239,7 @@ def make_train_step(model, opt, clamped, forward=None):
 
 
 # ---------------------------------------------------------------------------------------------
-# Data (SPEC §1): uint8 images on the device, converted per batch with brightness jitter
+# Data (study §1): uint8 images on the device, converted per batch with brightness jitter
 # ---------------------------------------------------------------------------------------------
 
 def read_idx(path):
@@ -562,7 +562,7 @@ def run_bench(args, Net, make_optimizer):
 # ---------------------------------------------------------------------------------------------
 
 def spec_g_backward(mode, g, z):
-    """SPEC §4 table, written out again here (independently of make_fixtures.ErrorNorm)."""
+    """study §4 table, written out again here (independently of make_fixtures.ErrorNorm)."""
     d = z.shape[1]
     mu = z.mean(1, keepdim=True)
     sigma = torch.sqrt(((z - mu) ** 2).mean(1, keepdim=True) + 1e-5)
@@ -590,8 +590,8 @@ def run_check(args, Net, make_optimizer):
     print(f"# torch_peer --check: torch {torch.__version__}, {dev}, "
           f"{torch.get_num_threads()} threads")
 
-    # 1. G of SPEC §4 on random z, g (float64): the Function's backward equals the formula
-    print("G unit check (make_fixtures.ErrorNorm backward vs SPEC §4, float64, 32 × 234):")
+    # 1. G of study §4 on random z, g (float64): the Function's backward equals the formula
+    print("G unit check (make_fixtures.ErrorNorm backward vs study §4, float64, 32 × 234):")
     gen = torch.Generator().manual_seed(7)
     z0 = (torch.randn(32, 234, generator=gen, dtype=torch.float64) * 2 + 0.5).to(dev)
     g0 = torch.randn(32, 234, generator=gen, dtype=torch.float64).to(dev)
@@ -604,7 +604,7 @@ def run_check(args, Net, make_optimizer):
                 f"{mode:12s} forward identity, backward rel err {e:.2e}")
 
     # 2. in the network: the error arriving at z of each hidden I-Norm layer is G(error at out)
-    print("in-network G check (one step, float32: error at z vs SPEC §4 applied to error at G(z)):")
+    print("in-network G check (one step, float32: error at z vs study §4 applied to error at G(z)):")
     data, source = make_data(args, dev, learnable=True)
     x, y = data.batch_at(0)
     for variant in ("inorm+", "inorm-"):

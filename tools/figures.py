@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""figures.py — the seven figures of SPEC §11, drawn from dale's JSON Lines results.
+"""figures.py — the study's seven figures (docs/study.md §11), drawn from dale's JSON Lines results.
 
 It exists so that a sweep's records (`dale sweep`/`dale compare`, any number of shards) become the
 study's figures with one command, and so that a partial sweep still plots: a condition missing
@@ -11,7 +11,7 @@ from the data gets a panel with a centred "no data for <variant>" note, never a 
 Input: one JSON record per epoch per run (models/trainer.cpp). A run's result is its record with
 the highest epoch; a (run, epoch) seen twice counts once (the later line wins: a resumed run
 re-writes its epochs); a torn last line is skipped with a warning. A diverged run is a result
-(SPEC §9): its final accuracy counts, as logged (chance, 10 %, when the log holds no number).
+(study §9): its final accuracy counts, as logged (chance, 10 %, when the log holds no number).
 
 Output, PNG and SVG each, into --out:
   fig1_samples       32 training images at ε = 0 and ε = 0.75 (IDX files from --data)
@@ -27,12 +27,12 @@ median).
 
 Conventions: accuracy is the final test accuracy in %; ε is always coloured with one colormap;
 "LN+" is `e-ln+` when the data holds it, else `ei-ln+` (the study draws later figures against
-E LN+, SPEC §6); diagnostics (out_cos, grad_cos, err_eig, mu, var) are per hidden layer, any number
+E LN+, study §6); diagnostics (out_cos, grad_cos, err_eig, mu, var) are per hidden layer, any number
 of them, and pooled over the layers.
 
-Box plots, with every drawn run's dot: fig2's compare the best 10 runs of each condition (SPEC §11.2).
+Box plots, with every drawn run's dot: fig2's compare the best 10 runs of each condition (study §11.2).
 The accuracy panels of fig6 and fig7 use all runs of a condition, as the study's figures do
-(SPEC §9): the Mann-Whitney test of each condition against LN+ and the dotted LN+ median count
+(study §9): the Mann-Whitney test of each condition against LN+ and the dotted LN+ median count
 every run; runs at chance (diverged, or test accuracy ≤ 10.5 %) are hidden from the drawing only,
 when the condition's median is at least 50 % (a "~k" mark above the box counts them), and a
 condition whose median is at chance is drawn whole. --best N draws and tests the best N runs per
@@ -79,11 +79,11 @@ CHANCE = 10.0                       # accuracy (%) of a diverged run whose log h
 FAILED = 20.0                       # accuracies below this (%) are runs that failed (≈ chance)
 AT_CHANCE = 10.5                    # figs 6/7: a run at or below this (%), or diverged, is at chance
 HIDE_ABOVE_MEDIAN = 50.0            # figs 6/7 hide runs at chance when the condition's median is ≥ this
-FIG2_BEST = 10                      # fig2's box plots: the best 10 runs per condition (SPEC §11.2)
-EPS_GRID = [0.0, 0.25, 0.5, 0.75]   # the paper's grid (SPEC §1)
-EPS_HIST = 0.75                     # ε of the cosine histograms (SPEC §11)
+FIG2_BEST = 10                      # fig2's box plots: the best 10 runs per condition (study §11.2)
+EPS_GRID = [0.0, 0.25, 0.5, 0.75]   # the paper's grid (study §1)
+EPS_HIST = 0.75                     # ε of the cosine histograms (study §11)
 
-# Fig. 3 groups (SPEC §11.3): label, variants pooled.
+# Fig. 3 groups (study §11.3): label, variants pooled.
 ACTIVITY_GROUPS = [("No-Norm", ["ei"]), ("I-Norm (sub)", ["inorm-sub+", "inorm-sub-"]),
                    ("I-Norm", ["inorm+", "inorm-"])]
 # Short labels for box plots.
@@ -636,7 +636,7 @@ def read_idx_images(data_dir, count):
 
 
 def jitter(images, eps, rng):
-    """SPEC §1: p/255, one δ ~ U(−ε, ε) per image added to every pixel, clamped to [0, 1]."""
+    """study §1: p/255, one δ ~ U(−ε, ε) per image added to every pixel, clamped to [0, 1]."""
     x = images.astype(np.float64) / 255.0
     d = rng.uniform(-eps, eps, size=(x.shape[0], 1, 1)) if eps > 0 else np.zeros((x.shape[0], 1, 1))
     return np.clip(x + d, 0.0, 1.0), d.ravel()
@@ -900,7 +900,7 @@ def save_numbers(numbers, out_dir, name):
 def main(argv=None):
     ap = argparse.ArgumentParser(
         prog="tools/figures.py",
-        description="The seven figures of SPEC §11 from dale's JSON Lines records (PNG + SVG).")
+        description="The study's seven figures (docs/study.md §11) from dale's JSON Lines records (PNG + SVG).")
     ap.add_argument("files", nargs="*", metavar="FILES", help="JSON Lines files (shards are concatenated)")
     ap.add_argument("--out", default="figures", help="output folder (default: figures/)")
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist",

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""make_fixtures.py — an independent PyTorch reference of the study's networks (SPEC.md §2–§8).
+"""make_fixtures.py — an independent PyTorch reference of the study's networks (docs/study.md §2–§8).
 
 It exists to produce test fixtures that dale's C++/CUDA implementation must match: one forward
 pass, one backward pass and one SGD step of a whole 784 → h → h → 10 network on a fixed batch,
-computed in float64 and stored as float32 safetensors. It is written from SPEC.md alone, not from
+computed in float64 and stored as float32 safetensors. It is written from docs/study.md alone, not from
 dale's code, so that a shared misreading cannot hide in both.
 
 Run it with Debian's interpreter (python3-torch, python3-numpy):
@@ -12,8 +12,8 @@ Run it with Debian's interpreter (python3-torch, python3-numpy):
         --out tests/fixtures/inorm+_step.safetensors [--seed 1234]
     tools/make_fixtures.py --make-init OUT.safetensors --variant inorm+ --width 234 --seed 1
 
-The first form writes a step fixture from an initial checkpoint (SPEC §12 names); the second
-writes a SPEC §7 initial checkpoint with numpy (for exercising this script and as a cross-check of
+The first form writes a step fixture from an initial checkpoint (study §12 names); the second
+writes a study §7 initial checkpoint with numpy (for exercising this script and as a cross-check of
 dale's own initializer). See tests/fixtures/README.md for the tensors a fixture holds.
 
 At an exact §7 init an I-Norm layer already computes a layer norm, so its local loss is ~1e-12 and
@@ -37,16 +37,16 @@ import numpy as np
 import torch
 
 # ---------------------------------------------------------------------------------------------
-# Constants of the study (SPEC.md)
+# Constants of the study (docs/study.md)
 # ---------------------------------------------------------------------------------------------
 
 EPS_NORM = 1e-5          # ε_norm, SPEC preamble
-LABEL_SMOOTHING = 0.1    # SPEC §6
-LAMBDA_VAR = 0.01        # λ_var of the mean-and-variance local loss, SPEC §3 / §9
+LABEL_SMOOTHING = 0.1    # study §6
+LAMBDA_VAR = 0.01        # λ_var of the mean-and-variance local loss, study §3 / §9
 N_IN, N_OUT = 784, 10
 BATCH = 32
 
-# Learning rate per parameter group (SPEC §8); Bix uses the wix rate, Bei the wei rate.
+# Learning rate per parameter group (study §8); Bix uses the wix rate, Bei the wei rate.
 LR = {"wex": 0.005, "bias": 0.005, "wix": 0.1, "bix": 0.1, "wei": 0.001, "bei": 0.001}
 GROUP_OF = {"Wex": "wex", "bias": "bias", "Wix": "wix", "Bix": "bix", "Wei": "wei", "Bei": "bei"}
 CLAMPED = {"wex", "wix", "wei", "bei"}   # sign-constrained groups, clamped at 0 after the step
@@ -141,7 +141,7 @@ def write_safetensors(path, tensors, metadata):
 
 
 # ---------------------------------------------------------------------------------------------
-# Initialization (SPEC §7), numpy, float64 then stored as float32
+# Initialization (study §7), numpy, float64 then stored as float32
 # ---------------------------------------------------------------------------------------------
 
 def n_inhib(ne):
@@ -149,7 +149,7 @@ def n_inhib(ne):
 
 
 def init_layer(rng, n, ne, ni, inorm):
-    """One layer's SPEC §7 initialization. Draw order: Wex (ne×n) then Wei (ne×ni), each row-major
+    """One layer's study §7 initialization. Draw order: Wex (ne×n) then Wei (ne×ni), each row-major
     from rng.lognormal. Returns float32 arrays; Bix comes from the SVD of the *stored* (float32)
     weights so that the checkpoint itself computes an exact layer norm."""
     s = math.sqrt(2.0 * ne / (n * (ne - 1)))
@@ -183,13 +183,13 @@ def make_init(path, variant, width, seed):
         for k, a in init_layer(rng, n, ne, ni, inorm).items():
             ckpt[f"{layer}.{k}"] = a
     write_safetensors(path, ckpt, {"variant": variant, "width": width, "seed": seed,
-                                   "init": "SPEC §7 (numpy default_rng, lognormal)",
+                                   "init": "study §7 (numpy default_rng, lognormal)",
                                    "note": NOTE})
     print(f"wrote {path}: {len(ckpt)} tensors, variant {variant}, width {width}, seed {seed}")
 
 
 # ---------------------------------------------------------------------------------------------
-# The network (SPEC §2–§6), float64 autograd
+# The network (study §2–§6), float64 autograd
 # ---------------------------------------------------------------------------------------------
 
 def row_mean(a):
@@ -202,12 +202,12 @@ def row_var(a):
 
 
 def layer_norm(z):
-    """Explicit LayerNorm without affine (SPEC §5); autograd gives the exact backward."""
+    """Explicit LayerNorm without affine (study §5); autograd gives the exact backward."""
     return (z - row_mean(z)) / torch.sqrt(row_var(z) + EPS_NORM)
 
 
 class ErrorNorm(torch.autograd.Function):
-    """G of SPEC §4: identity forward; the backward replaces the incoming error g by the mode's
+    """G of study §4: identity forward; the backward replaces the incoming error g by the mode's
     formula, using the forward value z and σ = sqrt(var_k(z) + ε_norm)."""
 
     @staticmethod
@@ -243,7 +243,7 @@ def ei_layer(x, p, prefix):
 
 
 def inorm_layer(x, p, prefix, mode):
-    """SPEC §2.3 forward and the §3 mean-and-variance local loss.
+    """study §2.3 forward and the §3 mean-and-variance local loss.
     Returns (out = G(z), z, local loss after λ scaling)."""
     wex, wix, wei = p[f"{prefix}.Wex"], p[f"{prefix}.Wix"], p[f"{prefix}.Wei"]
     bix, bei, b = p[f"{prefix}.Bix"], p[f"{prefix}.Bei"], p[f"{prefix}.bias"]
@@ -287,7 +287,7 @@ def forward(variant, p, x, y):
 
 
 def param_names(variant):
-    """(all parameter names, trained parameter names) of a variant, SPEC §12 naming."""
+    """(all parameter names, trained parameter names) of a variant, study §12 naming."""
     kind, _ = VARIANTS[variant]
     names, trained = [], []
     for layer in LAYERS:
@@ -301,7 +301,7 @@ def param_names(variant):
 
 
 def sgd_step(p, grads, trained):
-    """SPEC §8 with momentum 0, wd 0: p = p − lr·g, then clamp sign-constrained groups at 0.
+    """study §8 with momentum 0, wd 0: p = p − lr·g, then clamp sign-constrained groups at 0.
     Frozen parameters are not touched."""
     after = {}
     for name, v in p.items():
@@ -429,7 +429,7 @@ def check_g_full_vs_layernorm():
 
 
 def check_init_layernorm(p, x, fwd):
-    """SPEC §7: at a §7 initialization each I-Norm layer computes an exact layer norm of
+    """study §7: at a §7 initialization each I-Norm layer computes an exact layer norm of
     e = x Wexᵀ + b. Returns max |z − LN(e)| per hidden layer."""
     out = {}
     h = x
@@ -481,7 +481,7 @@ def make_fixture(args):
     y = torch.randint(0, N_OUT, (BATCH,), generator=g)
     x = x32.to(torch.float64)
 
-    # --- self-checks of the checkpoint as loaded (SPEC §7 init), on fresh copies ------------
+    # --- self-checks of the checkpoint as loaded (study §7 init), on fresh copies ------------
     checks = {}
     if kind == "inorm" and not args.skip_init_check:
         _, tr_plus = param_names("inorm+")
@@ -493,7 +493,7 @@ def make_fixture(args):
             checks[f"init: max|z.{layer} - LN(e)|"] = v
             if not v <= 1e-4:
                 fail(f"init self-check: max|z.{layer} − LN(e)| = {v:.3e} > 1e-4; is {args.init} "
-                     f"a SPEC §7 initialization? (pass --skip-init-check if it is not)")
+                     f"a study §7 initialization? (pass --skip-init-check if it is not)")
         for k, v in check_inorm_plus_equals_ln(p0, x, y, f0, g0).items():
             checks[f"init: inorm+ vs ei-ln+ {k}"] = v
             if not v <= 1e-4:
@@ -576,8 +576,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = ap.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--init", metavar="CKPT", help="initial checkpoint (SPEC §12 names)")
-    mode.add_argument("--make-init", metavar="OUT", help="write a SPEC §7 initial checkpoint")
+    mode.add_argument("--init", metavar="CKPT", help="initial checkpoint (study §12 names)")
+    mode.add_argument("--make-init", metavar="OUT", help="write a study §7 initial checkpoint")
     ap.add_argument("--variant", required=True, choices=sorted(VARIANTS))
     ap.add_argument("--out", help="fixture to write (with --init)")
     ap.add_argument("--width", type=int, help="hidden width (with --make-init)")
@@ -588,7 +588,7 @@ def main():
                          "before the step, so local losses are not ~0; the fixture then also "
                          "holds before.<name>, the state the step started from. Default 0 (off)")
     ap.add_argument("--skip-init-check", action="store_true",
-                    help="the checkpoint is not a SPEC §7 initialization: skip the checks that "
+                    help="the checkpoint is not a study §7 initialization: skip the checks that "
                          "need one (z = LN(e), inorm+ ≡ ei-ln+)")
     args = ap.parse_args()
     if args.make_init:

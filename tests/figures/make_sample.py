@@ -2,7 +2,7 @@
 """make_sample.py — synthetic dale sweep records for testing tools/figures.py.
 
 Writes JSON Lines in the format of `dale sweep` (one record per epoch per run, models/trainer.cpp)
-with plausible numbers: final accuracies near the study's (SPEC §9 table), `inorm-` and
+with plausible numbers: final accuracies near the study's (study §9 table), `inorm-` and
 `inorm-scale` diverging in part, and diagnostics (out_cos, grad_cos, err_eig) in the ranges the
 study reports. The numbers are invented; they exercise the plots, not the science.
 
@@ -21,7 +21,7 @@ import numpy as np
 
 EPS = [0.0, 0.25, 0.5, 0.75]
 
-# Median final test accuracy (%) per ε, from SPEC §9 (others: plausible guesses).
+# Median final test accuracy (%) per ε, from study §9 (others: plausible guesses).
 ACC = {
     "ei": [86.5, 85.2, 83.0, 79.5],
     "ei-ln+": [88.0, 87.3, 86.1, 83.9],

@@ -208,7 +208,7 @@ std::string markdown(const Report& rep, size_t k, stats::MwuMethod mwu) {
                      r.eps, r.runs, r.diverged, r.mean, r.sd, r.median, r.best, r.k_mean, r.k_sd, r.k_median);
   s += fmt::format("\n## Mann–Whitney U tests (two-sided, method {})\n\n", stats::mwu_method_name(mwu));
   if (rep.tests.empty()) {
-    s += "No pair of the compared conditions (SPEC §6) is present at a common ε.\n";
+    s += "No pair of the compared conditions (docs/study.md §6) is present at a common ε.\n";
     return s;
   }
   s += "| A | B | ε | runs | n_A | n_B | U | p | median A | median B |\n";
