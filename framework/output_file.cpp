@@ -106,7 +106,7 @@ void write_file_atomically(const std::string& path, const std::function<bool(int
     const std::string why = std::strerror(errno);
     if (fd >= 0) ::close(fd);
     ::unlink(tmp.c_str());
-    throw InputError(fmt::format("{}: cannot write ({}: {})", what, step, why));
+    throw WriteError(fmt::format("{}: cannot write ({}: {})", what, step, why), false);
   };
   if (fd < 0) fail("create a temporary file");
   if (!body(fd)) fail("write");
@@ -125,7 +125,8 @@ void write_file_atomically(const std::string& path, const std::function<bool(int
   const int d = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   const bool synced = d >= 0 && (::fsync(d) == 0 || errno == EINVAL);
   if (d >= 0) ::close(d);
-  if (!synced) throw InputError(fmt::format("{}: written, but cannot sync its directory ({})", what, std::strerror(errno)));
+  if (!synced)
+    throw WriteError(fmt::format("{}: written, but cannot sync its directory ({})", what, std::strerror(errno)), true);
 }
 
 void remove_stale_temps(const std::string& path) {
@@ -135,8 +136,14 @@ void remove_stale_temps(const std::string& path) {
     const std::string name = it->path().filename().string();
     // This writer's names, and the fixed "<path>.tmp" / "<path>.tmp<pid>" of earlier versions.
     if (name.rfind(base + ".tmp", 0) != 0) continue;
+    // Exactly ".tmp.<pid>.<n>", or the legacy ".tmp" and ".tmp<pid>": never a user's file such as
+    // "<ckpt>.tmp.jsonl".
     const std::string rest = name.substr(base.size() + 4);
-    if (!rest.empty() && rest[0] != '.' && rest.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto digits = [](const std::string& t) { return !t.empty() && t.find_first_not_of("0123456789") == std::string::npos; };
+    const size_t dot = rest.find('.', 1);
+    const bool ours = rest.size() > 1 && rest[0] == '.' && dot != std::string::npos &&
+                      digits(rest.substr(1, dot - 1)) && digits(rest.substr(dot + 1));
+    if (!(rest.empty() || digits(rest) || ours)) continue;
     std::error_code rm;
     if (it->is_regular_file(rm)) fs::remove(it->path(), rm);
   }

@@ -4,14 +4,17 @@
 //   any work, and again just before the rename.
 // - Temporary files are unique to the writing process (<path>.tmp.<pid>.<n>), so two writers never
 //   remove each other's; the holder of an output's lock removes those that killed writers left.
-// - A process holds an exclusive lock (flock on <path>.lock, which names its pid) on every output
-//   it writes, for as long as it writes it; another writer is refused, naming that pid.
+// - A training process holds an exclusive lock (flock on <path>.lock, which names its pid) on its
+//   checkpoint and records for as long as it writes them; another writer is refused, naming that
+//   pid. (Reports and benchmark JSON are written once, whole, and take no lock.)
 // - No output is another output or an input, after resolving links and relative paths.
 #pragma once
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "framework/check.h"
 
 namespace dale {
 
@@ -21,6 +24,13 @@ void check_replaceable(const std::string& path, const std::string& flag);
 // InputError "<flag>: cannot write in …" unless a file can be created and renamed in path's
 // directory (and path, if it exists, is writable). Creates nothing that outlives the call.
 void check_writable(const std::string& path, const std::string& flag, bool replaced);
+
+// A failed write_file_atomically. `replaced`: the new content is already at path (only the sync
+// of its directory failed, so the rename may not survive a crash); otherwise path is as it was.
+struct WriteError : InputError {
+  WriteError(const std::string& msg, bool replaced_) : InputError(msg), replaced(replaced_) {}
+  bool replaced;
+};
 
 // Writes path whole: `body(fd)` fills a unique temporary file beside it (false = a write failed,
 // errno set), which is fsynced and renamed over path, then the directory is synced. A failure

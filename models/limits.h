@@ -17,7 +17,7 @@ struct TrainConfig;
 // take as 32-bit ints; the RNG keys jitter and shuffling by a 32-bit epoch.
 inline constexpr int64_t kMaxEpochs = 1'000'000;
 inline constexpr int64_t kMaxDimension = 2'147'483'647;  // INT32_MAX: width, batch, eval batch
-inline constexpr int64_t kMaxHiddenLayers = 64;          // as models/network.cpp builds
+inline constexpr int64_t kMaxHiddenLayers = 64;          // --model.num_layers (models/network.cpp checks it too)
 
 // Parameters of the network `cfg` builds (Network's shapes, per variant; tests compare them with
 // a built Network): trained ones (with a gradient and optimizer state) and frozen ones.

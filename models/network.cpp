@@ -9,6 +9,7 @@
 #include "framework/optimizer.h"
 #include "framework/trace.h"
 #include "models/init.h"
+#include "models/limits.h"
 #include "models/inorm_layer.h"
 
 namespace dale {
@@ -21,10 +22,6 @@ static int64_t checked_width(const NetworkConfig& cfg, const Variant& v) {
                                  cfg.width));
   return w;
 }
-
-// Bounds of --model.num_layers: at least one hidden layer; the upper bound only keeps a typo
-// (1000) from building a network no experiment means.
-constexpr int64_t kMaxHiddenLayers = 64;
 
 static int64_t checked_layers(const NetworkConfig& cfg) {
   if (cfg.num_layers < 1 || cfg.num_layers > kMaxHiddenLayers)

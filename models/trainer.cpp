@@ -127,9 +127,21 @@ static bool truncated_object(const std::string& line) {
   try {
     (void)json::parse(line);
   } catch (const json::parse_error& e) {
-    return e.byte >= line.find_last_not_of(" \t\r") + 1;  // failed only where the text ran out
+    return e.byte > line.size();  // failed only past the last character: the text ran out
   }
   return false;
+}
+
+// Two processes append to one records file (sweep shards): if one is killed mid-append after the
+// other checked the file's last byte, the other's record lands on the torn line. The record is
+// the longest tail of the line, starting at a '{', that is a whole JSON object after a prefix
+// that is a truncated one; null when the line is not that.
+static json record_after_torn_prefix(const std::string& line) {
+  for (size_t at = line.find('{', 1); at != std::string::npos; at = line.find('{', at + 1)) {
+    json r = json::parse(line.substr(at), nullptr, /*allow_exceptions=*/false);
+    if (r.is_object() && truncated_object(line.substr(0, at))) return r;
+  }
+  return nullptr;
 }
 
 std::vector<json> read_records(const std::string& path) {
@@ -151,6 +163,11 @@ std::vector<json> read_records(const std::string& path) {
       continue;
     }
     const bool last_unterminated = i + 1 == lines.size() && !terminated;
+    if (json glued = record_after_torn_prefix(lines[i]); !glued.is_null()) {
+      torn.push_back(i + 1);  // a writer killed mid-append, then another's record on its line
+      out.push_back(std::move(glued));
+      continue;
+    }
     (last_unterminated || truncated_object(lines[i]) ? torn : garbage).push_back(i + 1);
   }
   if (!garbage.empty())
@@ -177,6 +194,7 @@ std::vector<json> read_records_of(const std::string& path, const std::set<std::s
     if (std::none_of(quoted.begin(), quoted.end(), [&](const std::string& q) { return l.find(q) != std::string::npos; }))
       continue;
     json r = json::parse(l, nullptr, /*allow_exceptions=*/false);
+    if (!r.is_object()) r = record_after_torn_prefix(l);
     if (r.is_object() && r.contains("run") && r["run"].is_string() && runs.count(r["run"].get<std::string>()))
       out.push_back(std::move(r));
   }
@@ -198,10 +216,13 @@ static void save(const Network& net, const Optimizer& opt, const TrainConfig& c,
   f.metadata["config"] = to_json(c).dump();
   try {
     write_safetensors(c.ckpt, f);
-  } catch (const InputError& e) {  // the old file is untouched by a failed write: say which it is
+  } catch (const WriteError& e) {  // a failed write leaves the old file as it was: say which it is
+    // `epoch` is the last finished one; a partial (mid-epoch) save follows that epoch's own.
+    const int64_t kept = partial ? epoch : epoch - 1;
     throw InputError(fmt::format("{}; {}", e.what(),
-                                 epoch > 1 ? fmt::format("the checkpoint of epoch {} in {} is intact", epoch - 1, c.ckpt)
-                                           : std::string("no checkpoint of this run had been written")));
+                                 e.replaced    ? fmt::format("{} holds epoch {}{}", c.ckpt, epoch, partial ? " (mid-epoch)" : "")
+                                 : kept >= 1   ? fmt::format("the checkpoint of epoch {} in {} is intact", kept, c.ckpt)
+                                               : std::string("no checkpoint of this run had been written")));
   }
 }
 
@@ -210,6 +231,7 @@ static void save(const Network& net, const Optimizer& opt, const TrainConfig& c,
 static json resumable_part(json config) {
   config.erase("exp");
   if (config.contains("train")) config["train"].erase("epochs");
+  if (config.contains("data")) config["data"].erase("dir");  // the data may move (as for run_identity)
   return config.flatten();
 }
 

@@ -245,4 +245,31 @@ TEST_CASE("records read back: a torn last line is skipped with one warning, anyt
   const Result b = s.run({"report", bad});
   expect_refused(b, "bad.jsonl:2: not a JSON record (3 such lines in all)");
   CHECK(b.err.find("torn") == std::string::npos);
+  // A whole object with junk after its last brace is not a torn record.
+  const std::string junk = s / "junk.jsonl";
+  write_text(junk, good + "\n" + good + "}\n");
+  expect_refused(s.run({"report", junk}), "junk.jsonl:2: not a JSON record");
+  // Two appenders, one killed mid-write after the other checked the last byte: the other's record
+  // lands on the torn line. It is read (and counts), the torn prefix warned about once.
+  const std::string glued = s / "glued.jsonl";
+  const std::string other = R"({"run": "z", "variant": "ei", "eps": 0, "epoch": 1, "final": true, "test_acc": 70})";
+  write_text(glued, good + "\n" + R"({"run": "b", "epo)" + other + "\n");
+  const Result g = s.run({"report", glued});
+  CHECK(g.rc == 0);
+  CHECK(g.err.find("glued.jsonl:2: skipping a torn record") != std::string::npos);
+  const std::vector<json> recs = dale::read_records(glued);
+  REQUIRE(recs.size() == 2);
+  CHECK(recs[1]["run"] == "z");
+}
+
+TEST_CASE("only dale's own temporary files are cleaned up, never a user's file that looks alike") {
+  Space s;
+  const std::string ckpt = s / "m.safetensors";
+  write_text(ckpt + ".tmp.jsonl", "mine\n");         // a user's file
+  write_text(ckpt + ".tmp.4242.7", "left by a kill");  // a killed writer's temporary file
+  write_text(ckpt + ".tmp", "left by an old dale");
+  REQUIRE(s.run(s.train({"--exp.ckpt", ckpt})).rc == 0);
+  CHECK(read_text(ckpt + ".tmp.jsonl") == "mine\n");
+  CHECK_FALSE(fs::exists(ckpt + ".tmp.4242.7"));
+  CHECK_FALSE(fs::exists(ckpt + ".tmp"));
 }

@@ -260,7 +260,7 @@ TEST_CASE("dale report: an unfinished run counts at its last epoch, with a warni
   CHECK(r.status == 0);
   CHECK(has_line(r.out, "| ei-ln+ | 0 | 1 | 0 | 75.00 ± 0.00 | 75.00 | 75.00 | 75.00 ± 0.00 | 75.00 |"));
   CHECK(r.err.find("no final record") != std::string::npos);
-  CHECK(has_line(r.out, "No pair of the compared conditions (SPEC §6) is present at a common ε."));
+  CHECK(has_line(r.out, "No pair of the compared conditions (docs/study.md §6) is present at a common ε."));
 }
 
 TEST_CASE("dale report: bad input exits 2 with one line naming the file or flag") {
