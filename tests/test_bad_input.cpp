@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "tests/synthetic_data.h"
+#include "tests/cli_workspace.h"
 #include "tests/testing.h"
 
 namespace fs = std::filesystem;
@@ -42,26 +43,9 @@ struct Result {
   std::vector<std::string> err_lines;
 };
 
-// A temp directory with `data/` (the synthetic set), `out/` (where every case points its outputs,
-// and which must stay empty) and `logs/` (captured stdout and stderr).
-struct Workspace {
-  TempDir tmp;
-  std::string data = tmp / "data";
-  int runs = 0;
-  Workspace() {
-    fs::create_directories(tmp / "data");
-    fs::create_directories(tmp / "out");
-    fs::create_directories(tmp / "logs");
-    dale::test::write_synthetic_fashion_mnist(data, 100, 40);
-  }
-  std::string operator/(const std::string& name) const { return tmp / name; }
-  std::string out(const std::string& name) const { return tmp / ("out/" + name); }
-  std::vector<std::string> outputs() const {  // what is in out/, top level
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(tmp.path / "out")) names.push_back(e.path().string());
-    return names;
-  }
-
+// data/ (the synthetic set), out/ (where every case points its outputs, and which must stay
+// empty) and logs/ (captured stdout and stderr): tests/cli_workspace.h.
+struct Workspace : dale::test::CliWorkspace {
   // Runs `env [assignments] dale <args>` under `timeout 60`, with SLURM's array variables
   // removed so that a CI job running inside SLURM sees the same as a laptop.
   Result run(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {

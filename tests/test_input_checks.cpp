@@ -25,6 +25,7 @@
 #include "models/network.h"
 #include "models/trainer.h"
 #include "tests/synthetic_data.h"
+#include "tests/cli_workspace.h"
 #include "tests/testing.h"
 
 namespace fs = std::filesystem;
@@ -42,23 +43,7 @@ std::string dale_exe() {
 using Result = dale::test::CommandResult;
 
 // data/ (synthetic, 8 × 8 images), out/ (every output; must stay empty on bad input), logs/.
-struct Space {
-  TempDir tmp;
-  std::string data = tmp / "data";
-  int runs = 0;
-  Space() {
-    fs::create_directories(tmp / "data");
-    fs::create_directories(tmp / "out");
-    fs::create_directories(tmp / "logs");
-    dale::test::write_synthetic_fashion_mnist(data, 100, 40);
-  }
-  std::string operator/(const std::string& name) const { return tmp / name; }
-  std::string out(const std::string& name) const { return tmp / ("out/" + name); }
-  std::vector<std::string> outputs() const {
-    std::vector<std::string> v;
-    for (const auto& e : fs::directory_iterator(tmp.path / "out")) v.push_back(e.path().string());
-    return v;
-  }
+struct Space : dale::test::CliWorkspace {
   void clear_outputs() const {
     for (const auto& f : outputs()) fs::remove_all(f);
   }

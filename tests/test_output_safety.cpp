@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "models/trainer.h"
-#include "tests/synthetic_data.h"
+#include "tests/cli_workspace.h"
 #include "tests/testing.h"
 
 using json = nlohmann::json;
@@ -33,20 +33,13 @@ const std::string kDale = DALE_BINARY_DIR "/dale";
 
 using Result = dale::test::CommandResult;
 
-struct Space {
-  dale::test::TempDir tmp;
-  std::string data = tmp / "data";
-  int runs = 0;
-  Space() {
-    fs::create_directories(data);
-    dale::test::write_synthetic_fashion_mnist(data, 600, 200);
-  }
-  std::string operator/(const std::string& name) const { return tmp / name; }
+struct Space : dale::test::CliWorkspace {
+  Space() : CliWorkspace(600, 200) {}
   // `dale <args>` with `prefix` shell words before it (e.g. "ulimit -f 16;"); stderr captured.
   Result run(const std::vector<std::string>& args, const std::string& prefix = "") {
     std::string cmd = prefix + " " + shell_quote(kDale);
     for (const auto& a : args) cmd += " " + shell_quote(a);
-    return dale::test::run_captured("bash -c " + shell_quote(cmd), tmp / ("log" + std::to_string(runs++)));
+    return dale::test::run_captured("bash -c " + shell_quote(cmd), tmp / ("logs/" + std::to_string(runs++)));
   }
   std::vector<std::string> train(std::vector<std::string> extra) const {
     std::vector<std::string> a = {"train", "--data.dir", data, "--model.hidden_layer_width", "8", "--train.epochs", "1",
