@@ -15,10 +15,16 @@ namespace dale {
 struct UpdateArgs {
   float lr = 0, momentum = 0, wd = 0;
   bool nesterov = false, clamp_nonneg = false;
+  float clamp_to = 0.f;  // where the clamp puts a weight that would turn negative (0, or kSignFreeze)
   bool exponentiated = false;                           // EG instead of GD (sgd_update's rule)
   float beta1 = 0.9f, beta2 = 0.999f, adam_eps = 1e-6f;  // AdamW, the study's defaults
   int64_t step = 1;                                     // 1-based, for AdamW's bias correction
 };
+
+// The lab's sign-freezing gradient descent (linclab/EG_optimiser, freeze_gd_signs): a step that
+// would carry a weight across zero leaves it at this tiny positive value instead of clamping it
+// to 0, so the weight keeps its sign and can grow back.
+constexpr float kSignFreeze = 1e-18f;
 
 // Momentum of a descent direction d: v ← μ·v + d, then d + μ·v (Nesterov) or v. No dampening, so
 // the first step from v = 0 is v = d, as PyTorch's buffer initialised with a clone of d.
@@ -29,12 +35,12 @@ DALE_HD float momentum_direction(float d, float& v, const UpdateArgs& a) {
 }
 
 // SGD as the study's optimiser: momentum on the raw gradient, the step, then decoupled decay of
-// the stepped value (p − lr·wd·p), then the clamp.
+// the stepped value (p − lr·wd·p), then the clamp (to a.clamp_to).
 DALE_HD void sgd_element(float& p, float g, float& v, const UpdateArgs& a) {
   const float step = momentum_direction(g, v, a);
   float x = p - a.lr * step;
   if (a.wd > 0.f) x -= a.lr * a.wd * x;
-  p = a.clamp_nonneg && x < 0.f ? 0.f : x;
+  p = a.clamp_nonneg && x < 0.f ? a.clamp_to : x;
 }
 
 // EG as linclab/EG_optimiser's SGD(update_alg="eg"): decay enters the gradient as wd·sign(p)
@@ -61,7 +67,7 @@ DALE_HD void adamw_element(float& p, float g, float& m, float& v, const UpdateAr
   v = a.beta2 * v + (1.f - a.beta2) * g * g;
   float x = p - step_size * (m / (std::sqrt(v) + a.adam_eps));
   if (a.wd > 0.f) x -= a.lr * a.wd * x;
-  p = a.clamp_nonneg && x < 0.f ? 0.f : x;
+  p = a.clamp_nonneg && x < 0.f ? a.clamp_to : x;
 }
 // On the host, in double as the study's Python computes it, rounded once.
 inline float adamw_step_size(const UpdateArgs& a) {

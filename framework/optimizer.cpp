@@ -34,6 +34,7 @@ UpdateArgs update_args(const OptimConfig& c, Group g, int64_t step) {
   a.wd = c.algorithm == Algorithm::AdamW || !is_inhibitory(g) ? c.wd : 0.f;
   a.nesterov = c.nesterov;
   a.clamp_nonneg = is_sign_constrained(g);
+  a.clamp_to = c.gd_sign_freeze ? kSignFreeze : 0.f;
   // EG for the sign-constrained groups; bix and bias, free to change sign, take SGD steps.
   a.exponentiated = c.algorithm == Algorithm::EG && is_sign_constrained(g);
   a.step = step;

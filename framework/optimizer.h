@@ -1,7 +1,8 @@
 // The optimizer of SPEC §8: parameter groups (wex, wix, wei, bix, bei, bias) with their own
 // learning rate and momentum, the non-negativity clamp for sign-constrained groups, frozen
 // parameters skipped. Algorithms (per-element rules in framework/optim_math.h):
-//   SGD    the study's: momentum, Nesterov, decoupled decay after the step for wex and bias, clamp.
+//   SGD    the study's: momentum, Nesterov, decoupled decay after the step for wex and bias, clamp
+//          (or, with gd_sign_freeze, the lab's sign-freezing: a crossing weight stays at 1e-18).
 //   EG     linclab/EG_optimiser's, for the sign-constrained groups: wd·sign(p) added to the
 //          gradient (wex only), then momentum / Nesterov, then p·exp(−lr·sign(p)·d); bix and
 //          bias take the SGD step.
@@ -28,6 +29,9 @@ struct OptimConfig {
   float lr_wei = 0.001f;  // wei and bei
   float momentum = 0.f, inhib_momentum = 0.f, wd = 0.f;
   bool nesterov = false;
+  // --opt.gd_signs freeze: SGD and AdamW steps that would cross zero leave a sign-constrained
+  // weight at kSignFreeze (the lab's freeze_gd_signs) instead of clamping it to 0.
+  bool gd_sign_freeze = false;
 };
 
 bool is_inhibitory(Group g);       // wix, wei, bix, bei

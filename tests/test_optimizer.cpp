@@ -215,6 +215,40 @@ TEST_CASE("clamp at 0 for wex/wix/wei/bei; bix and bias may go negative") {
   CHECK(G.bix.to_vector()[0] < 0.f);
 }
 
+// The lab's sign-freezing GD (EG_optimiser's freeze_gd_signs): the crossing weight is left at
+// +1e-18 exactly — not 0, not its negative value — and can then grow back; others step as usual.
+TEST_CASE("gd_sign_freeze: a GD step across zero leaves the weight at 1e-18; bix and bias still go negative") {
+  Groups G;
+  G.grads({10.f, -1.f, 30.f});  // p − 0.1·g: {−0.5, 1.35, −1.0}
+  OptimConfig c = sgd(0.1f, 0.1f, 0.1f);
+  c.gd_sign_freeze = true;
+  Optimizer opt(G.all(), c);
+  opt.step();
+  for (const Tensor& p : {G.wex, G.wix, G.wei, G.bei}) {
+    const std::vector<float> v = p.to_vector();
+    CHECK_MESSAGE(v[0] == 1e-18f, p.name());
+    CHECK_MESSAGE(v[2] == 1e-18f, p.name());
+    CHECK_MESSAGE(v[1] == doctest::Approx(1.35).epsilon(1e-6), p.name());
+  }
+  for (const Tensor& p : {G.bix, G.bias}) expect_values(p, {-0.5, 1.35, -1.0}, p.name() + ": free sign");
+  G.grads({-1.f, 0.f, 0.f});  // the frozen weight grows back: 1e-18 + 0.1
+  opt.step();
+  CHECK(G.wex.to_vector()[0] == doctest::Approx(0.1).epsilon(1e-6));
+  // The multi-tensor update (the trainer's step_all) passes the rule through too.
+  Groups H;
+  H.grads({10.f, -1.f, 30.f});
+  Optimizer multi(H.all(), c);
+  step_all({&multi});
+  for (const Tensor& p : {H.wex, H.wix, H.wei, H.bei}) CHECK_MESSAGE(p.to_vector()[2] == 1e-18f, p.name());
+  // AdamW takes the same rule; EG refuses it (validated in TrainConfig).
+  Tensor wex = make_param("l.Wex", Group::Wex, {0.001f});
+  set_grad(wex, {1.f});
+  c.algorithm = Algorithm::AdamW;
+  Optimizer adamw({wex}, c);
+  adamw.step();
+  CHECK(wex.to_vector()[0] == 1e-18f);
+}
+
 TEST_CASE("frozen parameters and parameters without a gradient are untouched; grads are cleared") {
   Tensor wei_frozen = make_param("l.Wei", Group::Wei, kP, true);
   Tensor bei_frozen = make_param("l.Bei", Group::Bei, kP, true);
