@@ -29,6 +29,7 @@ enum RngStreamId : uint64_t {
   kStreamJitter = 3,   // brightness jitter δ per (epoch, sample) (SPEC §1)
   kStreamFa = 4,       // fixed random weights of fa_center (SPEC §4)
   kStreamSweep = 5,    // random sweep configurations (SPEC §9)
+  kStreamLowRank = 6,  // factors of low-rank excitatory weights (models/init.h), + layer index << 8
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -23,19 +23,20 @@ void Layer::dale_params(const DaleInit& w, Device dev, bool wei_frozen, Tensor& 
   bias = param(std::vector<float>(size_t(w.ne), 0.f), {w.ne, 1}, "bias", Group::Bias, dev);
 }
 
-ELayer::ELayer(std::string name, int64_t n, int64_t ne, RngStream& rng, Device dev)
+ELayer::ELayer(std::string name, int64_t n, int64_t ne, RngStream& rng, Device dev, const ExcitatoryInit& e)
     : Layer(std::move(name)) {
   // Same log-normal Wex as the EI layer (SPEC §7); an E layer simply has no inhibition.
-  DaleInit w = dale_init(n, ne, 1, rng);
+  DaleInit w = dale_init(n, ne, 1, rng, e);
   Wex = param(w.Wex, {ne, n}, "Wex", Group::Wex, dev);
   bias = param(std::vector<float>(size_t(ne), 0.f), {ne, 1}, "bias", Group::Bias, dev);
 }
 
 Tensor ELayer::forward(const Tensor& x, bool) { return add_bias(linear(x, Wex), bias); }
 
-EILayer::EILayer(std::string name, int64_t n, int64_t ne, int64_t ni, RngStream& rng, Device dev)
+EILayer::EILayer(std::string name, int64_t n, int64_t ne, int64_t ni, RngStream& rng, Device dev,
+                 const ExcitatoryInit& e)
     : Layer(std::move(name)) {
-  dale_params(dale_init(n, ne, ni, rng), dev, false, Wex, Wix, Wei, bias);
+  dale_params(dale_init(n, ne, ni, rng, e), dev, false, Wex, Wix, Wei, bias);
 }
 
 Tensor EILayer::forward(const Tensor& x, bool) {

@@ -9,7 +9,7 @@ namespace dale {
 
 class ELayer : public Layer {
  public:
-  ELayer(std::string name, int64_t n, int64_t ne, RngStream& rng, Device dev);
+  ELayer(std::string name, int64_t n, int64_t ne, RngStream& rng, Device dev, const ExcitatoryInit& e = {});
   Tensor forward(const Tensor& x, bool training) override;
   std::vector<Tensor> parameters() const override { return {Wex, bias}; }
   Tensor Wex, bias;
@@ -17,7 +17,8 @@ class ELayer : public Layer {
 
 class EILayer : public Layer {
  public:
-  EILayer(std::string name, int64_t n, int64_t ne, int64_t ni, RngStream& rng, Device dev);
+  EILayer(std::string name, int64_t n, int64_t ne, int64_t ni, RngStream& rng, Device dev,
+          const ExcitatoryInit& e = {});
   Tensor forward(const Tensor& x, bool training) override;
   std::vector<Tensor> parameters() const override { return {Wex, Wix, Wei, bias}; }
   Tensor Wex, Wix, Wei, bias;

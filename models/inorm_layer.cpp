@@ -12,9 +12,10 @@
 namespace dale {
 
 INormLayer::INormLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode_, float lambda_var_,
-                       RngStream& rng, Device dev, uint64_t fa_seed, uint64_t fa_stream)
+                       RngStream& rng, Device dev, uint64_t fa_seed, uint64_t fa_stream,
+                       const ExcitatoryInit& e)
     : Layer(std::move(name)), mode(mode_), lambda_var(lambda_var_) {
-  const DaleInit w = dale_init(n, ne, inhibitory_units(ne), rng);
+  const DaleInit w = dale_init(n, ne, inhibitory_units(ne), rng, e);
   dale_params(w, dev, /*wei_frozen=*/true, Wex, Wix, Wei, bias);
   Bix = param(inorm_bix(w), {ne, n}, "Bix", Group::Bix, dev);
   Bei = param(std::vector<float>(size_t(ne * ne), 1.f / float(ne)), {ne, ne}, "Bei", Group::Bei,
@@ -53,10 +54,10 @@ bool INormLayer::bei_is_uniform() {
 }
 
 INormSubLayer::INormSubLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode_, float lambda_,
-                             RngStream& rng, Device dev)
+                             RngStream& rng, Device dev, const ExcitatoryInit& e)
     : Layer(std::move(name)), mode(mode_), lambda(lambda_) {
   // Wei is trained here, by the mean local loss.
-  dale_params(dale_init(n, ne, inhibitory_units(ne), rng), dev, false, Wex, Wix, Wei, bias);
+  dale_params(dale_init(n, ne, inhibitory_units(ne), rng, e), dev, false, Wex, Wix, Wei, bias);
 }
 
 Tensor INormSubLayer::forward_z(const Tensor& x) {

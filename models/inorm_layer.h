@@ -21,7 +21,8 @@ class INormLayer : public Layer {
   // fa_seed/fa_stream key fa_center's lateral weights apart from `rng`, so inorm-fa draws the
   // same Wex, Wix, Wei, Bix as every other I-Norm variant of the same seed (paired comparisons).
   INormLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode, float lambda_var,
-             RngStream& rng, Device dev, uint64_t fa_seed = 0, uint64_t fa_stream = kStreamFa);
+             RngStream& rng, Device dev, uint64_t fa_seed = 0, uint64_t fa_stream = kStreamFa,
+             const ExcitatoryInit& e = {});
   Tensor forward(const Tensor& x, bool training) override;
   Tensor forward_z(const Tensor& x) override { return epilogue(x).z; }
   std::vector<Tensor> parameters() const override { return {Wex, Wix, Wei, bias, Bix, Bei}; }
@@ -46,7 +47,7 @@ class INormLayer : public Layer {
 class INormSubLayer : public Layer {
  public:
   INormSubLayer(std::string name, int64_t n, int64_t ne, ErrNorm mode, float lambda,
-                RngStream& rng, Device dev);
+                RngStream& rng, Device dev, const ExcitatoryInit& e = {});
   Tensor forward(const Tensor& x, bool training) override;
   Tensor forward_z(const Tensor& x) override;
   std::vector<Tensor> parameters() const override { return {Wex, Wix, Wei, bias}; }

@@ -34,21 +34,26 @@ Network::Network(const NetworkConfig& cfg)
     : variant(find_variant(cfg.variant)), config(cfg), width(checked_width(cfg, variant)) {
   RngStream rng(cfg.seed, kStreamInit);
   int64_t n = cfg.inputs;
+  if (cfg.init_rank > std::min(cfg.inputs, width))
+    throw InputError(fmt::format("--model.init_rank: {} is more than a hidden layer's Wex can have; expected 0 (full "
+                                 "rank) … {} (min of the input size {} and the width {})",
+                                 cfg.init_rank, std::min(cfg.inputs, width), cfg.inputs, width));
   const int64_t layers = checked_layers(cfg);
   for (int64_t index = 0; index < layers; ++index) {
     const std::string name = fmt::format("fc{}", index);
+    const ExcitatoryInit e{cfg.init_rank, double(cfg.init_gain), cfg.seed, kStreamLowRank + (uint64_t(index) << 8)};
     switch (variant.hidden) {
-      case HiddenKind::E: hidden_.push_back(std::make_unique<ELayer>(name, n, width, rng, cfg.device)); break;
+      case HiddenKind::E: hidden_.push_back(std::make_unique<ELayer>(name, n, width, rng, cfg.device, e)); break;
       case HiddenKind::EI:
-        hidden_.push_back(std::make_unique<EILayer>(name, n, width, inhibitory_units(width), rng, cfg.device));
+        hidden_.push_back(std::make_unique<EILayer>(name, n, width, inhibitory_units(width), rng, cfg.device, e));
         break;
       case HiddenKind::INorm:
         hidden_.push_back(std::make_unique<INormLayer>(name, n, width, variant.errnorm, cfg.lambda_homeo_var,
-                                                       rng, cfg.device, cfg.seed, kStreamFa + (uint64_t(index) << 8)));
+                                                       rng, cfg.device, cfg.seed, kStreamFa + (uint64_t(index) << 8), e));
         break;
       case HiddenKind::INormSub:
         hidden_.push_back(std::make_unique<INormSubLayer>(name, n, width, variant.errnorm,
-                                                          cfg.lambda_homeo, rng, cfg.device));
+                                                          cfg.lambda_homeo, rng, cfg.device, e));
         break;
     }
     n = width;

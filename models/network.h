@@ -20,6 +20,10 @@ struct NetworkConfig {
   int64_t num_layers = 2;  // hidden layers L
   int64_t inputs = 784, classes = 10;
   float lambda_homeo = 0.01f, lambda_homeo_var = 0.01f;  // λ (I-Norm sub), λ_var (I-Norm)
+  // The hidden layers' excitatory initialization (models/init.h ExcitatoryInit): rank 0 is
+  // SPEC §7's full-rank draw; gain scales Wex. The output layer keeps SPEC §7's.
+  int64_t init_rank = 0;
+  float init_gain = 1.f;
   uint64_t seed = 0;
   Device device = Device::CPU;
 };
