@@ -23,6 +23,7 @@
 #include "framework/tape.h"
 #include "framework/trace.h"
 #include "models/diagnostics.h"
+#include "models/geometry.h"
 #include "datasets/batch_cursor.h"
 #include "framework/step_graph.h"
 #include "models/ensemble.h"
@@ -68,13 +69,28 @@ void validate(const TrainConfig& c) {
   require(finite_nonneg(c.opt.inhib_momentum) && c.opt.inhib_momentum < 1.f, "--opt.inhib_momentum",
           fmt::format("{} is not in [0, 1)", c.opt.inhib_momentum));
   require(finite_nonneg(c.opt.wd), "--opt.wd", fmt::format("{} is not a finite value ≥ 0", c.opt.wd));
+  require(!(c.opt.gd_sign_freeze && c.opt.algorithm == Algorithm::EG), "--opt.gd_signs",
+          "freeze changes gradient-descent steps (sgd, adamw); eg is multiplicative and never crosses zero");
+  require(c.model.init_rank >= 0, "--model.init_rank",
+          fmt::format("{} is not a rank; expected 0 (full rank, SPEC §7) or a rank ≥ 1", c.model.init_rank));
+  require(std::isfinite(c.model.init_gain) && c.model.init_gain > 0.f, "--model.init_gain",
+          fmt::format("{} is not a finite gain > 0", c.model.init_gain));
   // −1 is the API's "no limit" (the flag's `none`); the flag itself takes none or a count ≥ 0.
   require(c.max_steps >= -1, "--exp.max_steps", fmt::format("{} is not ≥ 0 (or none: no limit)", c.max_steps));
   check_limits(c);  // caps and memory (models/limits.h), once every value above is in range
 }
 
+// Settings added after records were first written appear only when they differ from their
+// defaults, so a default run's config (and run identity, and resumability) is what it was.
+static void add_non_default(json& j, const TrainConfig& c) {
+  if (c.model.init_rank != 0) j["model"]["init_rank"] = c.model.init_rank;
+  if (c.model.init_gain != 1.f) j["model"]["init_gain"] = c.model.init_gain;
+  if (c.opt.gd_sign_freeze) j["opt"]["gd_signs"] = "freeze";
+  if (c.geometry) j["diag"] = {{"geometry", true}};
+}
+
 json to_json(const TrainConfig& c) {
-  return {
+  json j = {
       {"train", {{"epochs", c.epochs}, {"batch_size", c.batch_size}, {"seed", c.seed}, {"shuffle", c.shuffle}}},
       {"data",
        {{"brightness_factor", c.brightness_factor},
@@ -91,6 +107,8 @@ json to_json(const TrainConfig& c) {
         {"lambda_homeo", c.model.lambda_homeo}, {"lambda_homeo_var", c.model.lambda_homeo_var}}},
       {"exp", {{"out", c.out}, {"ckpt", c.ckpt}, {"init", c.init}, {"run", c.run}, {"max_steps", c.max_steps}}},
   };
+  add_non_default(j, c);
+  return j;
 }
 
 std::string default_run_id(const TrainConfig& c) {
@@ -365,6 +383,7 @@ struct Member {
   std::vector<double> local_sum;
   double loss_sum = 0;
   bool done = false;  // diverged and recorded: still stepped (lock step), no longer reported
+  std::unique_ptr<GeometryProbe> geometry;    // --diag.geometry: the run's initial state
 };
 
 // The fields that must agree for models to share a step: everything that shapes the step
@@ -487,6 +506,8 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
   Ensemble ens(net_cfgs);
   const size_t K = ens.size();
   const Device dev = c0.model.device;
+  // The data on the training device, copied once.
+  const DeviceDataset train_set(data.train, dev), test_set(data.test, dev);
   std::vector<Member> ms(K);
   std::vector<Optimizer*> opts;
   for (size_t k = 0; k < K; ++k) {
@@ -494,6 +515,11 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
     m.c = cs[k];
     m.net = &ens.model(k);
     if (!m.c.init.empty()) m.net->load_state(read_safetensors(m.c.init), m.c.init);
+    if (m.c.geometry) {  // before a resumed checkpoint replaces the initial weights
+      const int64_t nx = std::min<int64_t>(kCkaSamples, test_set.size());
+      const Batch fixed = test_set.batch(*test_set.identity(), 0, nx, JitterSpec{0.f, true, 0.f}, 0, 0);
+      m.geometry = std::make_unique<GeometryProbe>(*m.net, fixed.x);
+    }
     m.opt = std::make_unique<Optimizer>(m.net->parameters(), m.c.opt);
     opts.push_back(m.opt.get());
     m.config = to_json(m.c);
@@ -550,8 +576,6 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
 
   const auto t0 = std::chrono::steady_clock::now();
   const auto wall = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-  // The data on the training device, copied once.
-  const DeviceDataset train_set(data.train, dev), test_set(data.test, dev);
   const size_t L = ens.stack().hidden().size();
   for (Member& m : ms) {
     // Evaluation draws its own jitter: the train set under another key than training used, the
@@ -630,6 +654,7 @@ std::vector<TrainSummary> train_ensemble(const std::vector<TrainConfig>& configs
       rec["err_eig"] = d.err_eig;
       rec["local_ln_mse"] = d.local_ln_mse;
     }
+    if (m.geometry && !diverged) rec["geometry"] = m.geometry->measure(net, epoch == 1);
     rec["config"] = m.config;
     if (!c.out.empty() && !m.recorded.count(epoch)) {
       try {

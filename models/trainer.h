@@ -36,6 +36,7 @@ struct TrainConfig {
   int64_t eval_batch = 1000;                   // evaluation only: no gradients, bigger batches
   bool progress = false;                       // a live progress line on stderr
   bool diagnostics = true;                     // the study's measurements (models/diagnostics.h) in every record
+  bool geometry = false;                       // --diag.geometry: synaptic geometry (models/geometry.h) too
   // Sweeps: a diverged run is a result (SPEC §9), recorded with diverged = true, not an error.
   bool record_divergence = false;
   std::optional<int64_t> config_id;            // sweep configuration shared across conditions

@@ -8,6 +8,7 @@
 // files are byte-identical on every platform.
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,13 @@ inline void write_synthetic_fashion_mnist(const std::string& dir, int64_t n_trai
   write_idx_labels(dir + "/train-labels-idx1-ubyte", train.labels, /*gzip=*/false);
   write_idx_images(dir + "/t10k-images-idx3-ubyte", test.images, /*gzip=*/false);
   write_idx_labels(dir + "/t10k-labels-idx1-ubyte.gz", test.labels, /*gzip=*/true);
+}
+
+// The default synthetic dataset, written into `dir` (created) and loaded.
+inline FashionMNIST synthetic_dataset(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  write_synthetic_fashion_mnist(dir);
+  return load_fashion_mnist(dir);
 }
 
 }  // namespace dale::test

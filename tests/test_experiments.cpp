@@ -17,12 +17,6 @@
 
 using namespace dale;
 
-static FashionMNIST synthetic(const std::string& dir) {
-  std::filesystem::create_directories(dir);
-  dale::test::write_synthetic_fashion_mnist(dir);
-  return load_fashion_mnist(dir);
-}
-
 TEST_CASE("sweep configurations: the study's own 30, as its random_configs.json 0-29 has them") {
   const auto& s = study_sweep_configs();
   REQUIRE(s.size() == 30);
@@ -116,7 +110,7 @@ TEST_CASE("shards are disjoint and together cover the plan") {
 TEST_CASE("an experiment resumes: finished runs are skipped, none repeated or missing") {
   const dale::test::TempDir tmp;
   const std::string dir = tmp.str();
-  const FashionMNIST data = synthetic(dir + "/data");
+  const FashionMNIST data = dale::test::synthetic_dataset(dir + "/data");
   TrainConfig base;
   base.epochs = 2;
   base.model.width = 12;
@@ -145,7 +139,7 @@ TEST_CASE("an experiment resumes: finished runs are skipped, none repeated or mi
 TEST_CASE("a diverged run is recorded as a result, with chance-level accuracy") {
   const dale::test::TempDir tmp;
   const std::string dir = tmp.str();
-  const FashionMNIST data = synthetic(dir + "/data");
+  const FashionMNIST data = dale::test::synthetic_dataset(dir + "/data");
   TrainConfig base;
   base.epochs = 2;
   base.model.width = 12;
@@ -170,7 +164,7 @@ TEST_CASE("a diverged run is recorded as a result, with chance-level accuracy") 
 TEST_CASE("packed runs write the records of unpacked runs") {
   const dale::test::TempDir tmp;
   const std::string dir = tmp.str();
-  const FashionMNIST data = synthetic(dir + "/data");
+  const FashionMNIST data = dale::test::synthetic_dataset(dir + "/data");
   TrainConfig base;
   base.epochs = 2;
   base.model.width = 12;

@@ -13,12 +13,6 @@ using namespace dale;
 
 namespace {
 
-FashionMNIST synthetic(const std::string& dir) {
-  std::filesystem::create_directories(dir);
-  dale::test::write_synthetic_fashion_mnist(dir);
-  return load_fashion_mnist(dir);
-}
-
 TrainConfig small(const std::string& variant, const std::string& dir) {
   TrainConfig c;
   c.model.variant = variant;
@@ -64,7 +58,7 @@ std::vector<nlohmann::json> comparable(std::vector<nlohmann::json> recs) {
 
 TEST_CASE("stop after each epoch, resume: identical to the uninterrupted run") {
   dale::test::TempDir tmp;
-  const FashionMNIST data = synthetic(tmp / "data");
+  const FashionMNIST data = dale::test::synthetic_dataset(tmp / "data");
   for (const char* variant : {"inorm+", "ei-ln+"}) {
     INFO(variant);
     std::filesystem::create_directories(tmp / (std::string("full-") + variant));
@@ -93,7 +87,7 @@ TEST_CASE("stop after each epoch, resume: identical to the uninterrupted run") {
 
 TEST_CASE("resume refuses a checkpoint of another configuration or a mid-epoch one") {
   dale::test::TempDir tmp;
-  const FashionMNIST data = synthetic(tmp / "data");
+  const FashionMNIST data = dale::test::synthetic_dataset(tmp / "data");
   TrainConfig a = small("inorm+", tmp.str());
   a.epochs = 1;
   a.resume = true;

@@ -31,6 +31,11 @@ TrainConfig TrainFlags::resolve() const {
   cfg.shuffle = shuffle == 1;
   cfg.opt.nesterov = nesterov == 1;
   cfg.opt.algorithm = parse_algorithm(algorithm);
+  if (gd_signs != "clamp" && gd_signs != "freeze")
+    throw InputError(fmt::format("--opt.gd_signs: '{}' is not a rule; expected clamp or freeze", gd_signs));
+  cfg.opt.gd_sign_freeze = gd_signs == "freeze";
+  if (geometry != 0 && geometry != 1) throw InputError("--diag.geometry: expected 0 or 1");
+  cfg.geometry = geometry == 1;
   if (clean_test != 0 && clean_test != 1) throw InputError("--data.clean_test: expected 0 or 1");
   cfg.brightness_factor_eval = float(eval_shift);
   cfg.clean_test = clean_test == 1;
@@ -131,6 +136,23 @@ void add_train_flags(CLI::App* t, const std::shared_ptr<TrainFlags>& f, bool wit
   t->add_option("--opt.wd", c.opt.wd, "decoupled weight decay (not for inhibitory groups)")->check(real_number)->capture_default_str();
   t->add_option("--opt.nesterov", f->nesterov, "1: Nesterov momentum")->check(signed_integer)->capture_default_str();
   t->add_option("--opt.algorithm", f->algorithm, "sgd, eg (exponentiated gradient) or adamw")->capture_default_str();
+  t->add_option("--opt.gd_signs", f->gd_signs,
+                "a GD step (sgd, adamw) that would make a sign-constrained weight negative: clamp (to 0, the study's) "
+                "or freeze (leave it at 1e-18, the lab's sign-freezing GD)")
+      ->capture_default_str();
+  t->add_option("--model.init_rank", c.model.init_rank,
+                "rank of the hidden layers' initial Wex: 0 = full (SPEC §7); r ≥ 1 = non-negative rank-r factors with "
+                "the same mean and variance")
+      ->check(signed_integer)
+      ->capture_default_str();
+  t->add_option("--model.init_gain", c.model.init_gain, "scale of the hidden layers' initial Wex (sd and mean × gain)")
+      ->check(real_number)
+      ->capture_default_str();
+  t->add_option("--diag.geometry", f->geometry,
+                "1: record synaptic geometry each epoch (weight distributions, change from init, effective rank, "
+                "CKA; docs/geometry/README.md)")
+      ->check(signed_integer)
+      ->capture_default_str();
   t->add_option("--opt.lambda_homeo", c.model.lambda_homeo, "λ of the I-Norm (sub) mean loss")->check(real_number)->capture_default_str();
   t->add_option("--opt.lambda_homeo_var", c.model.lambda_homeo_var, "λ_var of the I-Norm loss")->check(real_number)->capture_default_str();
   t->add_flag("--quiet", f->quiet, "no progress line");

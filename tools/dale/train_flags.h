@@ -14,9 +14,9 @@ namespace dale::cli {
 
 struct TrainFlags {
   TrainConfig c;
-  std::string device = "cpu", algorithm = "sgd";
+  std::string device = "cpu", algorithm = "sgd", gd_signs = "clamp";
   double eval_shift = 0;
-  int shuffle = 1, nesterov = 0, cuda_graph = 1, clean_test = 0;
+  int shuffle = 1, nesterov = 0, cuda_graph = 1, clean_test = 0, geometry = 0;
   int64_t models = 1;  // --train.models (dale train only)
   std::string max_steps = "none";  // --exp.max_steps: none (no limit) or a step count ≥ 0
   bool quiet = false;
