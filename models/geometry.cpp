@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "framework/check.h"
 #include "framework/ops.h"
 #include "framework/optimizer.h"
 #include "framework/spectral.h"
@@ -72,6 +73,7 @@ WeightStats weight_stats(const std::vector<float>& w, int64_t rows, int64_t cols
     s.ks_lognormal = ks_distance_normal(logs, s.log_mean, s.log_sd);
     s.ks_normal = ks_distance_normal(pos, p.mean, std::sqrt(p.m2));
   }
+  DALE_CHECK(w0.empty() || w0.size() == w.size(), "weight_stats: W₀ has {} values, W {}", w0.size(), w.size());
   if (!w0.empty()) {
     double diff = 0, ref = 0;
     for (size_t i = 0; i < w.size(); ++i) diff += (double(w[i]) - w0[i]) * (double(w[i]) - w0[i]), ref += double(w0[i]) * w0[i];

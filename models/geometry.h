@@ -44,8 +44,9 @@ struct WeightStats {
   double rel_change = 0, erank = 0;
 };
 
-// Statistics of a rows × cols row-major matrix w; rel_change against w0 (same size; empty: 0).
-// Moments and KS values are NaN when fewer than two entries are positive (KS: fewer than one).
+// Statistics of a rows × cols row-major matrix w; rel_change against w0 (same size, else Error;
+// empty: 0; all zero: NaN). Log-moments and KS values are NaN when fewer than two entries are
+// positive.
 WeightStats weight_stats(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<float>& w0);
 nlohmann::json to_json(const WeightStats& s);
 
