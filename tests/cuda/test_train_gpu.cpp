@@ -122,4 +122,37 @@ TEST_CASE("a GPU run follows the CPU run of the same seed") {
   }
 }
 
+// Issue 21's options on the GPU: the low-rank, gained initialization is drawn on the host, so a
+// CUDA network holds exactly the CPU's initial weights; sign-freezing GD (optim_math.h, shared)
+// and the geometry records then follow the CPU run as the plain run does.
+TEST_CASE("low-rank init, sign-freezing GD and geometry records on the GPU follow the CPU") {
+  Fixture f;
+  TrainConfig g = f.config("inorm+", 6, "geo-gpu", Device::CUDA);
+  TrainConfig c = f.config("inorm+", 6, "geo-cpu", Device::CPU);
+  for (TrainConfig* t : {&g, &c}) {
+    t->model.init_rank = 3;
+    t->model.init_gain = 1.5f;
+    t->opt.gd_sign_freeze = true;
+    t->opt.lr = 0.5f;  // large enough that some weights cross zero
+    t->geometry = true;
+  }
+  NetworkConfig ng = g.model, nc = c.model;
+  ng.inputs = nc.inputs = f.data.train.dim;
+  const Network a(ng), b(nc);
+  const auto pa = a.parameters(), pb = b.parameters();
+  for (size_t i = 0; i < pa.size(); ++i) CHECK_MESSAGE(pa[i].to_vector() == pb[i].to_vector(), pa[i].name());
+  train(g, f.data);
+  train(c, f.data);
+  const auto rg = read_records(g.out), rc = read_records(c.out);
+  REQUIRE(rg.size() == rc.size());
+  for (size_t i = 0; i < rg.size(); ++i) {
+    const auto& x = rg[i]["geometry"]["fc0"];
+    const auto& y = rc[i]["geometry"]["fc0"];
+    CHECK(std::fabs(x["Wex"]["rel_change"].get<double>() - y["Wex"]["rel_change"].get<double>()) <
+          1e-3 * y["Wex"]["rel_change"].get<double>() + 1e-6);
+    CHECK(std::fabs(x["cka"].get<double>() - y["cka"].get<double>()) < 1e-3);
+  }
+  CHECK(max_rel_diff(read_safetensors(g.ckpt), read_safetensors(c.ckpt)) < 1e-3);
+}
+
 int main(int argc, char** argv) { return dale::test::run_cuda_suite("cuda_train_gpu", argc, argv); }
