@@ -31,9 +31,9 @@ std::vector<double> effective_w(const DaleInit& w) {
   return W;
 }
 
-DaleInit init_with(uint64_t seed, int64_t n, int64_t ne, int64_t ni) {
+DaleInit init_with(uint64_t seed, int64_t n, int64_t ne, int64_t ni, int64_t rank = 0) {
   RngStream rng(seed, kStreamInit);
-  return dale_init(n, ne, ni, rng);
+  return dale_init(n, ne, ni, rng, ExcitatoryInit{rank, 1.0, seed, kStreamLowRank});
 }
 
 }  // namespace
@@ -177,11 +177,14 @@ TEST_CASE("dale_init refuses ne < 2 (s divides by ne − 1)") {
 TEST_CASE("inorm_bix: ‖x Bixᵀ‖² = ‖x Wᵀ‖², so mean_k((x Bixᵀ)²) = var_k(x Wᵀ)") {
   // Bix = diag(S) V₁ᵀ with W = U S Vᵀ: for any x, Σ_k (x Bixᵀ)_k² = ‖S Vᵀ x‖² = ‖W x‖². With
   // Bei = 1/ne this makes zd² = var_k(x Wᵀ) + ε: W's columns sum to zero, so mean_k(x Wᵀ) = 0.
-  const std::vector<std::pair<int64_t, int64_t>> cases = {{784, 234}, {97, 33}, {20, 33}};
-  for (auto [n, ne] : cases) {
+  // It holds for a low-rank Wex too (--model.init_rank): the I-Norm layer is still a layer norm.
+  const std::vector<std::tuple<int64_t, int64_t, int64_t>> cases = {
+      {784, 234, 0}, {97, 33, 0}, {20, 33, 0}, {784, 234, 4}, {97, 33, 1}};
+  for (auto [n, ne, rank] : cases) {
     CAPTURE(n);
     CAPTURE(ne);
-    const DaleInit w = init_with(21, n, ne, inhibitory_units(ne));
+    CAPTURE(rank);
+    const DaleInit w = init_with(21, n, ne, inhibitory_units(ne), rank);
     const std::vector<float> Bix = inorm_bix(w);
     REQUIRE(int64_t(Bix.size()) == ne * n);
     const auto W = effective_w(w);
