@@ -1,12 +1,13 @@
 #!/usr/bin/python3
-"""figures.py — the study's seven figures (docs/study.md §11), drawn from dale's JSON Lines results.
+"""figures.py — the study's seven figures (docs/study.md §11), drawn from dale's JSON Lines results,
+and two of synaptic geometry when the records carry it (training with --diag.geometry 1).
 
 It exists so that a sweep's records (`dale sweep`/`dale compare`, any number of shards) become the
 study's figures with one command, and so that a partial sweep still plots: a condition missing
 from the data gets a panel with a centred "no data for <variant>" note, never a failure.
 
     tools/figures.py runs/*.jsonl [--out figures/] [--data /usr/share/datasets/fashion-mnist]
-                     [--best N] [--smoke]
+                     [--best N] [--geometry-lr LR] [--smoke]
 
 Input: one JSON record per epoch per run (models/trainer.cpp). A run's result is its record with
 the highest epoch; a (run, epoch) seen twice counts once (the later line wins: a resumed run
@@ -21,14 +22,38 @@ Output, PNG and SVG each, into --out:
   fig5_inorm_full    the same for inorm+
   fig6_error_parts   gradient cosine of center/decorrelate/scale; accuracy per ε vs full and LN+
   fig7_lateral       accuracy per ε of inorm-fa / center / full; error-covariance eigenvalue by ε
-and, for fig6 and fig7, <name>.json: the numbers behind their accuracy panels (per ε and box: runs
-counted, runs drawn, runs hidden at chance, median, Mann-Whitney U and p against LN+, the LN+
-median).
+and, only when a record carries "geometry" (models/geometry.h; otherwise one "skipped" line):
+  fig8_weight_hist   log10 w of fc0.Wex, fc1.Wex (when present) and fc_output.Wex at the end of
+                     training, per variant (rows) and learning rule (colours), summed over seeds,
+                     with each rule's fitted log-normal and the initial weights (grey dashed)
+  fig9_rank_regime   against Wex's initial rank (model.init_rank; 0 = "full"): (a) Wex's relative
+                     change, (b) 1 − CKA of hidden activity to init, (c) test accuracy; mean ± sd
+and, for figs 6 to 9, <name>.json: the numbers they draw — fig6/fig7: their accuracy panels (per ε
+and box: runs counted, runs drawn, runs hidden at chance, median, Mann-Whitney U and p against LN+,
+the LN+ median); fig8: per (variant, rule) the lr chosen, the candidates and their medians, and per
+matrix the runs counted, summed histogram, floor and positive fractions, fitted log-normal, median
+KS distances (ks_lognormal, ks_normal) at the end and at init; fig9: per group and rank the runs
+counted and mean, sd and count of each quantity.
 
 Conventions: accuracy is the final test accuracy in %; ε is always coloured with one colormap;
 "LN+" is `e-ln+` when the data holds it, else `ei-ln+` (the study draws later figures against
 E LN+, study §6); diagnostics (out_cos, grad_cos, err_eig, mu, var) are per hidden layer, any number
 of them, and pooled over the layers.
+
+Geometry (figs 8, 9): a run counts when any record of it has "geometry"; its end is its final
+record's (highest epoch), its initial weights the epoch-1 record's "init". A learning rule is
+opt.algorithm with opt.gd_signs: "SGD", "SGD (sign-freeze)" (gd_signs freeze), "EG", "AdamW"; absent
+config keys are their defaults (gd_signs clamp, init_rank 0, init_gain 1). Runs are pooled only
+when their configurations differ by nothing but the seed and init_rank (paths, the run's name, the
+device and diag.* aside; learning rates compared at float32's 6 digits); any other key that differs
+between runs is named in the labels. fig8 draws per (variant, rule) one such group at full rank
+(any one rank when the rule has none): the lr whose runs have the best median final test accuracy
+(ties: more runs, then the smaller lr), or --geometry-lr LR for every rule; its densities are per
+unit log10 w as a share of all entries, so a matrix with weights at the floor (clamped to 0, or
+frozen at 1e-18) integrates to its positive fraction, and the floor's share is named in the legend.
+fig9's error bars are the sample sd over seeds (0 for one run). A geometry entry or value that is
+missing, malformed or not finite (dale writes NaN as null) is left out of what needs it; the
+figures are still drawn.
 
 Box plots, with every drawn run's dot: fig2's compare the best 10 runs of each condition (study §11.2).
 The accuracy panels of fig6 and fig7 use all runs of a condition, as the study's figures do
@@ -67,8 +92,9 @@ try:
     from matplotlib.colors import LinearSegmentedColormap, Normalize
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
-    from matplotlib.ticker import (FormatStrFormatter, LogFormatterSciNotation, LogLocator,
-                                   MaxNLocator, NullFormatter, NullLocator)
+    from matplotlib.ticker import (FixedFormatter, FixedLocator, FormatStrFormatter,
+                                   LogFormatterSciNotation, LogLocator, MaxNLocator, NullFormatter,
+                                   NullLocator)
     from scipy.stats import mannwhitneyu
 except ImportError as e:  # pragma: no cover
     sys.exit(f"figures.py: needs Debian's python3-matplotlib, python3-numpy and python3-scipy ({e}); "
@@ -243,8 +269,10 @@ def load(paths):
 class Sweep:
     """The runs grouped by condition (variant, ε), with the queries the figures need."""
 
-    def __init__(self, runs, best):
+    def __init__(self, runs, best, geometry_lr=None):
         self.best_n = best                # --best N, or None: figs 6/7 use all runs
+        self.geo = Geometry(runs)         # figs 8 and 9
+        self.geometry_lr = geometry_lr    # --geometry-lr, or None: fig8 picks the best lr per rule
         self.fig2_n = best or FIG2_BEST
         self.cond = defaultdict(list)
         for r in runs.values():
@@ -860,9 +888,479 @@ def fig7(sweep, st):
     return fig
 
 
+# ---------------------------------------------------------------------------------------------
+# Synaptic geometry (figs 8 and 9): records written with --diag.geometry 1 (models/geometry.h)
+
+LN10 = math.log(10.0)
+# Learning rules: (opt.algorithm, sign-freeze?) → key, label, colour (fig8), line style (fig9).
+RULES = {("sgd", False): ("sgd", "SGD", "tab:blue", "-"),
+         ("sgd", True): ("sgd-freeze", "SGD (sign-freeze)", "tab:purple", "-."),
+         ("eg", False): ("eg", "EG", "tab:red", "--"),
+         ("adamw", False): ("adamw", "AdamW", "tab:green", ":"),
+         ("adamw", True): ("adamw-freeze", "AdamW (sign-freeze)", "tab:olive", (0, (3, 1, 1, 1, 1, 1)))}
+RULE_ORDER = ["sgd", "sgd-freeze", "eg", "adamw", "adamw-freeze"]
+# Config keys that do not make runs different conditions: output paths, the run's name, the
+# data's location, the device, diagnostics; and the two a condition pools over (seed, rank).
+GEOM_IGNORED = ("exp.out", "exp.ckpt", "exp.init", "exp.run", "data.dir", "model.device",
+                "train.seed", "model.init_rank")
+GEOM_DEFAULTS = {"opt.gd_signs": "clamp", "model.init_gain": 1.0, "opt.algorithm": "sgd"}
+GEOM_NAMED = ("model.variant", "opt.algorithm", "opt.gd_signs", "opt.lr", "model.init_gain")
+FIG8_LAYERS = ("fc0", "fc1", "fc_output")   # fig8's columns: <layer>.Wex (fc1 when present)
+
+
+def num(x):
+    """x as a finite float, else None (missing, null = NaN in dale's JSON, bool, string, ±inf)."""
+    if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x):
+        return float(x)
+    return None
+
+
+def lr_value(x):
+    """A learning rate rounded to float32's 6 significant digits (records hold float32 rates
+    written as doubles: 0.005 may read 0.004999999888), None when not a finite number."""
+    x = num(x)
+    return float(f"{x:.6g}") if x is not None else None
+
+
+def fmt_lr(lr):
+    return "?" if lr is None else f"{lr:g}"
+
+
+def flatten_config(cfg, prefix=""):
+    out = {}
+    if not isinstance(cfg, dict):
+        return out
+    for k, v in cfg.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten_config(v, key + "."))
+        elif isinstance(v, float):
+            out[key] = float(f"{v:.6g}") if math.isfinite(v) else str(v)
+        elif isinstance(v, list):
+            out[key] = json.dumps(v, sort_keys=True)
+        else:
+            out[key] = v
+    return out
+
+
+def mean_sd(xs):
+    """{"n", "mean", "sd"} of the finite values: sd is the sample sd (ddof 1), 0 for one value."""
+    xs = finite(xs)
+    if not xs:
+        return {"n": 0, "mean": None, "sd": None}
+    with np.errstate(over="ignore", invalid="ignore"):   # huge values: an infinite sd, written null
+        return {"n": len(xs), "mean": float(np.mean(xs)),
+                "sd": float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0}
+
+
+class GeoRun:
+    """A run whose records carry "geometry": its final (highest-epoch) and initial measurements
+    and the configuration it shares with other runs."""
+
+    def __init__(self, run):
+        self.run = run
+        f = run.final
+        g = f.get("geometry")
+        self.final = g if isinstance(g, dict) else {}
+        first = run.by_epoch.get(1) or run.by_epoch[min(run.by_epoch)]
+        g1 = first.get("geometry")
+        init = g1.get("init") if isinstance(g1, dict) else None
+        self.init = init if isinstance(init, dict) else {}
+        self.init_hist = g1.get("hist") if isinstance(g1, dict) else None
+        flat = flatten_config(f.get("config"))
+        for k, v in GEOM_DEFAULTS.items():
+            flat.setdefault(k, v)
+        flat["model.variant"] = run.variant
+        rank = flat.get("model.init_rank", 0)
+        self.rank = int(rank) if isinstance(rank, (int, float)) and not isinstance(rank, bool) \
+            and math.isfinite(rank) and rank >= 0 and rank == int(rank) else None
+        self.algorithm = str(flat["opt.algorithm"])
+        self.gd_signs = str(flat["opt.gd_signs"])
+        freeze = self.gd_signs == "freeze" and self.algorithm != "eg"   # EG never changes a sign
+        self.rule, self.rule_label, self.color, self.ls = RULES.get(
+            (self.algorithm, freeze),
+            (self.algorithm + ("-freeze" if freeze else ""),
+             self.algorithm.upper() + (" (sign-freeze)" if freeze else ""), "tab:brown", "-"))
+        self.lr = lr_value(flat.get("opt.lr"))
+        self.gain = num(flat.get("model.init_gain"))
+        self.flat = {k: v for k, v in flat.items()
+                     if k not in GEOM_IGNORED and not k.startswith("diag.")}
+        self.flat["opt.lr"] = self.lr
+        self.key = json.dumps(sorted(self.flat.items()), default=str)
+
+    @property
+    def variant(self):
+        return self.run.variant
+
+    @property
+    def acc(self):
+        return self.run.acc
+
+
+def geo_stats(geom, layer, param):
+    layer = geom.get(layer) if isinstance(geom, dict) else None
+    st = layer.get(param) if isinstance(layer, dict) else None
+    return st if isinstance(st, dict) else None
+
+
+def geo_num(geom, layer, key):
+    layer = geom.get(layer) if isinstance(geom, dict) else None
+    return num(layer.get(key)) if isinstance(layer, dict) else None
+
+
+def hist_spec(h):
+    """(lo, width, bins) of a record's "hist", or None when malformed."""
+    if not isinstance(h, dict):
+        return None
+    lo, w, b = num(h.get("lo")), num(h.get("width")), h.get("bins")
+    if lo is None or w is None or w <= 0 or not isinstance(b, int) or isinstance(b, bool) or b < 1:
+        return None
+    return (lo, w, b)
+
+
+def stats_hist(st, bins):
+    """A stats block's log10_hist as a float array of `bins` counts ≥ 0, with its n, or None."""
+    if st is None:
+        return None
+    h, n = st.get("log10_hist"), num(st.get("n"))
+    if not isinstance(h, list) or len(h) != bins or n is None or n <= 0:
+        return None
+    vals = [num(x) for x in h]
+    if any(x is None or x < 0 for x in vals):
+        return None
+    return np.asarray(vals, dtype=np.float64), n
+
+
+class Geometry:
+    """The runs with geometry, and the groups of runs whose configurations differ only by seed
+    and initial rank."""
+
+    def __init__(self, runs):
+        self.present = any(rec.get("geometry") is not None for r in runs.values()
+                           for rec in r.by_epoch.values())
+        self.runs = [GeoRun(r) for r in sorted(runs.values(), key=lambda r: r.name)
+                     if any(rec.get("geometry") is not None for rec in r.by_epoch.values())]
+        self.variants = sorted({r.variant for r in self.runs})
+        self.groups = defaultdict(list)          # config key (without seed and rank) → runs
+        for r in self.runs:
+            self.groups[r.key].append(r)
+        # Keys other than the named ones that differ between groups: they go into the labels.
+        keys = sorted({k for r in self.runs for k in r.flat})
+        self.extra = [k for k in keys if k not in GEOM_NAMED and k != "model.init_rank"
+                      and len({json.dumps(r.flat.get(k), default=str) for r in self.runs}) > 1]
+        spec = [hist_spec(r.final.get("hist")) for r in self.runs if r.final]
+        spec = [s for s in spec if s]
+        self.spec = max(set(spec), key=spec.count) if spec else (-10.0, 0.1, 110)
+
+    def has_layer(self, layer):
+        return any(isinstance(r.final.get(layer), dict) for r in self.runs)
+
+    def extras(self, r):
+        return "".join(f", {k}={r.flat.get(k)}" for k in self.extra)
+
+    def group_label(self, rs, rank=False):
+        r = rs[0]
+        s = f"{r.variant} {r.rule_label}, lr {fmt_lr(r.lr)}"
+        if r.gain is not None and r.gain != 1.0:
+            s += f", gain {r.gain:g}"
+        if rank:
+            s += ", rank " + ("full" if r.rank == 0 else str(r.rank))
+        return s + self.extras(r)
+
+
+def rank_groups(rs):
+    """{rank: runs} of a group."""
+    out = defaultdict(list)
+    for r in rs:
+        if r.rank is not None:
+            out[r.rank].append(r)
+    return out
+
+
+def fig8_choice(geo, variant, lr):
+    """Per learning rule of `variant`: (rule, label, the chosen candidate, every candidate).
+    A candidate is a group (runs whose configurations differ only by seed) at one initial rank:
+    full rank, or any rank when the rule has no full-rank run. The chosen one has the best median
+    final test accuracy (ties: more runs, then the smaller lr), among those at `lr` when
+    --geometry-lr gives one (None when none is there)."""
+    by_rule = defaultdict(list)
+    for rs in geo.groups.values():
+        if rs[0].variant == variant:
+            for rank, rr in rank_groups(rs).items():
+                by_rule[(rs[0].rule, rs[0].rule_label)].append((rank, rr))
+    out = []
+    for rule, label in sorted(by_rule, key=lambda k: (RULE_ORDER.index(k[0]) if k[0] in RULE_ORDER else 99, k)):
+        cands = by_rule[(rule, label)]
+        cands = [(k, rr) for k, rr in cands if k == 0] or cands
+        info = []
+        for rank, rr in cands:
+            accs = finite([r.acc for r in rr])
+            info.append({"lr": rr[0].lr, "rank": rank, "label": geo.group_label(rr, rank=True),
+                         "runs": len(rr), "median_test_acc": median(accs) if accs else None, "_runs": rr})
+        info.sort(key=lambda c: (c["lr"] if c["lr"] is not None else math.inf, c["label"]))
+        pool = info if lr is None else [c for c in info if c["lr"] is not None
+                                         and abs(c["lr"] - lr) <= 1e-6 * abs(lr)]
+        score = lambda c: (-c["median_test_acc"] if c["median_test_acc"] is not None else math.inf,
+                           -c["runs"], c["lr"] if c["lr"] is not None else math.inf, c["label"])
+        out.append((rule, label, min(pool, key=score) if pool else None, info))
+    return out
+
+
+def median_of(stats, key):
+    """The median of a field over the stats blocks that have it as a finite number, else None."""
+    xs = finite([s.get(key) for s in stats if s is not None])
+    return median(xs) if xs else None
+
+
+def pooled_hist(stats, spec):
+    """(summed counts, summed n, runs) of the stats blocks whose histogram is well formed."""
+    counts, n, used = np.zeros(spec[2]), 0.0, 0
+    for s in stats:
+        h = stats_hist(s, spec[2])
+        if h is not None:
+            counts += h[0]
+            n += h[1]
+            used += 1
+    return counts, n, used
+
+
+def lognormal_fit(stats, x):
+    """The mean over runs of each run's fitted log-normal as a density in log10 w, scaled to its
+    positive fraction: N(x; log_mean/ln 10, log_sd/ln 10) · positive/n. (curve, runs, mean μ, σ)."""
+    curve, mus, sds = np.zeros_like(x), [], []
+    for s in stats:
+        mu, sd, p, n = (num(s.get(k)) for k in ("log_mean", "log_sd", "positive", "n"))
+        if mu is None or sd is None or sd <= 0 or p is None or n is None or n <= 0:
+            continue
+        mu, sd = mu / LN10, sd / LN10
+        curve += p / n * np.exp(-0.5 * ((x - mu) / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
+        mus.append(mu)
+        sds.append(sd)
+    k = len(mus)
+    return (curve / k if k else curve), k, (float(np.mean(mus)) if k else None), \
+        (float(np.mean(sds)) if k else None)
+
+
+def fig8(sweep, st):
+    name = "fig8_weight_hist"
+    geo = sweep.geo
+    lo, width, bins = geo.spec
+    edges = lo + width * np.arange(bins + 1)
+    layers = [l for l in FIG8_LAYERS if l != "fc1" or geo.has_layer("fc1")]
+    rows = geo.variants or ["(none)"]
+    fig, axs = plt.subplots(len(rows), len(layers), squeeze=False,
+                            figsize=st.size(5.0 * len(layers), 0.8 + 3.4 * len(rows)))
+    fig.suptitle("Fig. 8 — Excitatory weights at the end of training: log10 w, summed over seeds "
+                 "(thin: fitted log-normals; grey dashed: the initial weights)")
+    numbers = {"lr": f"--geometry-lr {fmt_lr(sweep.geometry_lr)}" if sweep.geometry_lr is not None else
+                     "per (variant, rule): the lr whose runs have the best median final test accuracy",
+               "runs": "final records (highest epoch); full rank (model.init_rank 0) where a rule has "
+                       "such runs, else the best rank",
+               "density": "counts / (entries of every run × bin width): per unit log10 w, of all entries "
+                          "(those at the floor have no log)",
+               "fit": "mean over runs of N(log10 w; log_mean/ln 10, log_sd/ln 10) × positive/n",
+               "hist": {"lo": lo, "width": width, "bins": bins}, "rows": []}
+    sweep.numbers[name] = numbers
+    if not geo.variants:
+        for ax in axs[0]:
+            no_data(ax, sweep, name, ["geometry records"])
+    for i, v in enumerate(geo.variants):
+        choices = fig8_choice(geo, v, sweep.geometry_lr)
+        row = {"variant": v, "rules": []}
+        numbers["rows"].append(row)
+        for rule, label, best, info in choices:
+            row["rules"].append({"rule": rule, "label": label, "lr": best["lr"] if best else None,
+                                 "rank": best["rank"] if best else None, "runs": best["runs"] if best else 0,
+                                 "median_test_acc": best["median_test_acc"] if best else None,
+                                 "candidates": [{k: c[k] for k in ("lr", "rank", "label", "runs",
+                                                                   "median_test_acc")} for c in info],
+                                 "matrices": {}})
+            if best is None:
+                sweep.missing[name].add(f"{v} {label} at lr {fmt_lr(sweep.geometry_lr)}")
+        for j, layer in enumerate(layers):
+            ax = axs[i][j]
+            mat = f"{layer}.Wex"
+            ax.set_title(f"{v}: {mat}", fontsize="medium")
+            ax.set_xlabel("log10 w")
+            if j == 0:
+                ax.set_ylabel("density (share of all entries per unit log10 w)")
+            drawn, inits = [], {}
+            for (rule, label, best, info), out in zip(choices, row["rules"]):
+                rs = best["_runs"] if best else []
+                # The histogram of a run's end: its final record's, when well formed and in the
+                # common bins; the KS distances: every final record that has them.
+                final = [geo_stats(r.final, layer, "Wex") for r in rs]
+                end = [s for r, s in zip(rs, final) if s is not None
+                       and hist_spec(r.final.get("hist")) == geo.spec and stats_hist(s, bins) is not None
+                       and num(s.get("positive")) is not None and num(s.get("floor_frac")) is not None]
+                init = [geo_stats(r.init, layer, "Wex") for r in rs]
+                init_ok = {r.run.name: s for r, s in zip(rs, init) if s is not None
+                           and hist_spec(r.init_hist) == geo.spec and stats_hist(s, bins) is not None}
+                counts, n, used = pooled_hist(end, geo.spec)
+                m = {"runs": used, "entries": n if used else None,
+                     "positive_frac": sum(num(s["positive"]) for s in end) / n if used else None,
+                     "floor_frac": sum(num(s["floor_frac"]) * num(s["n"]) for s in end) / n if used else None,
+                     "hist_counts": [float(c) for c in counts] if used else None,
+                     "ks_lognormal_median": median_of(final, "ks_lognormal"),
+                     "ks_normal_median": median_of(final, "ks_normal"),
+                     "ks_runs": len(finite([s.get("ks_lognormal") for s in final if s])),
+                     "init": {"runs": len(init_ok), "ks_lognormal_median": median_of(init, "ks_lognormal"),
+                              "ks_normal_median": median_of(init, "ks_normal")}}
+                out["matrices"][mat] = m
+                if used:
+                    drawn.append((out, info, m, counts / (n * width), rs[0].color, end))
+                    inits.update(init_ok)
+            c0, n0, k0 = pooled_hist(inits.values(), geo.spec)
+            nz = np.nonzero(sum(d[3] for d in drawn) + c0)[0] if drawn else []
+            if not len(nz):
+                no_data(ax, sweep, name, [f"{v} {mat}"], clear=False)
+                continue
+            xlo, xhi = lo + width * (nz.min() - 2), lo + width * (nz.max() + 3)
+            for d in drawn:   # and the fits' μ ± 3σ, within the bins' range
+                _, k, mu, sd = lognormal_fit(d[5], np.zeros(0))
+                if k:
+                    xlo = max(min(xlo, mu - 3 * sd), lo)
+                    xhi = min(max(xhi, mu + 3 * sd), lo + width * bins)
+            x = np.linspace(xlo, xhi, 400)
+            handles = []
+            for out, info, m, dens, color, end in drawn:
+                ax.stairs(dens, edges, color=color, lw=1.6)
+                curve, k, mu, sd = lognormal_fit(end, x)
+                m.update({"fit_runs": k, "fit_log10_mean": mu, "fit_log10_sd": sd})
+                if k:
+                    ax.plot(x, curve, color=color, lw=0.7)
+                lab = f"{out['label']}, lr {fmt_lr(out['lr'])}"
+                lrs = sorted({c["lr"] for c in info if c["lr"] is not None})
+                if sweep.geometry_lr is None and len(lrs) > 1:
+                    lab += " (best of " + ", ".join(fmt_lr(r) for r in lrs) + ")"
+                if out["rank"] not in (0, None):
+                    lab += f", rank {out['rank']}"
+                lab += f"; {m['runs']} runs"
+                if m["floor_frac"] > 0:
+                    lab += f"; {100 * m['floor_frac']:.3g} % at floor"
+                if m["ks_lognormal_median"] is not None:
+                    lab += f"; KS {m['ks_lognormal_median']:.2f}"
+                handles.append(Line2D([], [], color=color, lw=1.6, label=lab))
+            if k0:
+                ax.stairs(c0 / (n0 * width), edges, color="0.45", ls="--", lw=1.2)
+                handles.append(Line2D([], [], color="0.45", ls="--", label=f"initial weights ({k0} runs)"))
+            handles.append(Line2D([], [], color="0.3", lw=0.7, label="fitted log-normal (thin)"))
+            ax.set_xlim(xlo, xhi)
+            ax.set_ylim(bottom=0)
+            ax.grid(alpha=0.3)
+            ax.legend(handles=handles, fontsize="x-small", loc="upper left")
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return fig
+
+
+def fig9(sweep, st):
+    name = "fig9_rank_regime"
+    geo = sweep.geo
+    fig, axs = plt.subplots(1, 3, figsize=st.size(16, 5.4))
+    fig.suptitle("Fig. 9 — Initial rank of Wex and the learning regime: weight change, "
+                 "representation change, accuracy (mean ± sd over seeds)")
+    a, b, c = axs
+    has_fc1 = geo.has_layer("fc1")
+    layers = ["fc0", "fc1"] if has_fc1 else ["fc0"]
+    ranks = sorted({r.rank for r in geo.runs if r.rank is not None and r.rank > 0})
+    full_x = 2.0 ** (math.ceil(math.log2(max(ranks))) + 1) if ranks else 1.0
+    xpos = lambda k: full_x if k == 0 else float(k)
+    numbers = {"x": "model.init_rank (0 = full rank, drawn as 'full')",
+               "sd": "sample sd over runs (ddof 1), 0 for one run",
+               "groups": "runs whose configurations differ only by seed and model.init_rank",
+               "full_rank_x": full_x, "group": []}
+    sweep.numbers[name] = numbers
+    var_color = {v: plt.get_cmap("tab10")(k % 10) for k, v in enumerate(geo.variants)}
+    shade = defaultdict(int)
+    drawn_any = False
+    keys = sorted(geo.groups, key=lambda k: (geo.groups[k][0].variant,
+                                             RULE_ORDER.index(geo.groups[k][0].rule)
+                                             if geo.groups[k][0].rule in RULE_ORDER else 99,
+                                             geo.groups[k][0].lr or 0.0, k))
+    markers = {"fc0": "o", "fc1": "s"}
+    plotted = defaultdict(list)   # panel → the means drawn (a log axis when they span decades)
+    for key in keys:
+        rs = geo.groups[key]
+        r0 = rs[0]
+        by_rank = rank_groups(rs)
+        if not by_rank:
+            continue
+        k = shade[(r0.variant, r0.rule)]
+        shade[(r0.variant, r0.rule)] += 1
+        base = np.array(var_color[r0.variant][:3])
+        color = tuple(base * (0.75 ** k))    # a second group of one (variant, rule): darker
+        label = geo.group_label(rs)
+        g = {"label": label, "variant": r0.variant, "rule": r0.rule, "algorithm": r0.algorithm,
+             "gd_signs": r0.gd_signs, "lr": r0.lr, "init_gain": r0.gain,
+             "other": {k2: r0.flat.get(k2) for k2 in geo.extra}, "runs": 0, "ranks": []}
+        numbers["group"].append(g)
+        order = sorted(by_rank, key=xpos)
+        series = defaultdict(list)
+        for rank in order:
+            rr = by_rank[rank]
+            e = {"rank": rank, "runs": len(rr), "rel_change": {}, "one_minus_cka": {},
+                 "test_acc": mean_sd([r.acc for r in rr])}
+            g["runs"] += len(rr)
+            for layer in layers:
+                rc = [num((geo_stats(r.final, layer, "Wex") or {}).get("rel_change")) for r in rr]
+                e["rel_change"][f"{layer}.Wex"] = mean_sd([x for x in rc if x is not None])
+                ck = [geo_num(r.final, layer, "cka") for r in rr]
+                e["one_minus_cka"][layer] = mean_sd([1.0 - x for x in ck if x is not None])
+                series[("rel", layer)].append((xpos(rank), e["rel_change"][f"{layer}.Wex"]))
+                series[("cka", layer)].append((xpos(rank), e["one_minus_cka"][layer]))
+            series[("acc", None)].append((xpos(rank), e["test_acc"]))
+            g["ranks"].append(e)
+        for (what, layer), pts in series.items():
+            ax = {"rel": a, "cka": b, "acc": c}[what]
+            pts = [(x, s) for x, s in pts if s["n"]]
+            if not pts:
+                continue
+            drawn_any = True
+            plotted[what] += [s["mean"] for _, s in pts]
+            mk = markers.get(layer, "o")
+            ax.errorbar([x for x, _ in pts], [s["mean"] for _, s in pts], yerr=[s["sd"] for _, s in pts],
+                        color=color, ls=r0.ls, marker=mk, ms=4, capsize=2, lw=1.2,
+                        mfc=color if layer != "fc1" else "white")
+    for ax, ylabel, title in (
+            (a, "‖W − W₀‖_F / ‖W₀‖_F", "(a) relative change of Wex"),
+            (b, "1 − CKA(activity now, at init)", "(b) representation change of hidden layers"),
+            (c, "test accuracy (%)", "(c) final test accuracy")):
+        ax.set_title(title, fontsize="medium")
+        ax.set_ylabel(ylabel)
+        ax.set_xlabel("initial rank of Wex")
+        ax.set_xscale("log")
+        ticks = ranks + [full_x]
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(FixedFormatter([str(k) for k in ranks] + ["full"]))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlim(min(ticks) / 1.6, max(ticks) * 1.6)
+        ys = finite(plotted[{a: "rel", b: "cka", c: "acc"}[ax]])
+        if ax is not c and ys and min(ys) > 0 and max(ys) / min(ys) > 30:
+            ax.set_yscale("log")
+            ax.set_ylabel(ylabel + " (log)")
+        ax.grid(alpha=0.3)
+        if not drawn_any:
+            no_data(ax, sweep, name, ["geometry records (final epochs)"], clear=False)
+    if drawn_any:
+        handles = [Line2D([], [], color=var_color[v], lw=2, label=v) for v in geo.variants]
+        rules = sorted({(r.rule, r.rule_label, r.ls) for r in geo.runs},
+                       key=lambda t: RULE_ORDER.index(t[0]) if t[0] in RULE_ORDER else 99)
+        handles += [Line2D([], [], color="0.3", ls=ls, label=lab) for _, lab, ls in rules]
+        mh = [Line2D([], [], color="0.3", marker="o", ls="", label="fc0")]
+        if has_fc1:
+            mh.append(Line2D([], [], color="0.3", marker="s", mfc="white", ls="", label="fc1"))
+        a.legend(handles=mh, fontsize="x-small", loc="best")
+        if len(numbers["group"]) > len(shade):
+            handles.append(Line2D([], [], ls="", label="darker: another lr, gain, …\nof a variant and rule"))
+        c.legend(handles=handles, fontsize="x-small", loc="best")
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return fig
+
+
 FIGURES = [("fig1_samples", None), ("fig2_ln_detach", fig2), ("fig3_activity", fig3),
            ("fig4_inorm_forward", fig4), ("fig5_inorm_full", fig5), ("fig6_error_parts", fig6),
-           ("fig7_lateral", fig7)]
+           ("fig7_lateral", fig7), ("fig8_weight_hist", fig8), ("fig9_rank_regime", fig9)]
+GEOMETRY_FIGURES = ("fig8_weight_hist", "fig9_rank_regime")   # drawn when a record has "geometry"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -900,7 +1398,8 @@ def save_numbers(numbers, out_dir, name):
 def main(argv=None):
     ap = argparse.ArgumentParser(
         prog="tools/figures.py",
-        description="The study's seven figures (docs/study.md §11) from dale's JSON Lines records (PNG + SVG).")
+        description="The study's seven figures (docs/study.md §11) from dale's JSON Lines records (PNG + SVG), "
+                    "and figs 8 and 9 of synaptic geometry when the records carry it.")
     ap.add_argument("files", nargs="*", metavar="FILES", help="JSON Lines files (shards are concatenated)")
     ap.add_argument("--out", default="figures", help="output folder (default: figures/)")
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist",
@@ -910,6 +1409,9 @@ def main(argv=None):
                          "(default: fig2 the best 10, figs 6 and 7 all runs, as the study)")
     ap.add_argument("--smoke", action="store_true",
                     help="CI preset: small, low-DPI figures; fig1 placeholder without IDX files")
+    ap.add_argument("--geometry-lr", type=float, default=None, metavar="LR",
+                    help="fig8: the runs at this opt.lr for every variant and rule (default: per variant "
+                         "and rule, the lr whose runs have the best median final test accuracy)")
     a = ap.parse_args(argv)
     t0 = time.monotonic()
     try:
@@ -917,6 +1419,9 @@ def main(argv=None):
             raise BadInput("no input files (give the JSON Lines files of dale sweep/compare/train)")
         if a.best is not None and a.best < 1:
             raise BadInput(f"--best {a.best}: must be at least 1")
+        if a.geometry_lr is not None and not (math.isfinite(a.geometry_lr) and a.geometry_lr > 0):
+            raise BadInput(f"--geometry-lr {a.geometry_lr:g}: must be a finite rate > 0")
+        geometry_lr = lr_value(a.geometry_lr) if a.geometry_lr is not None else None
         runs = load(a.files)
         images = read_idx_images(a.data, 32)
         if images is None and not a.smoke:
@@ -926,7 +1431,7 @@ def main(argv=None):
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
 
-    sweep = Sweep(runs, a.best)
+    sweep = Sweep(runs, a.best, geometry_lr)
     st = Style(a.smoke, sweep.eps)
     plt.rcParams.update({"svg.hashsalt": "dale", "font.size": 8 if a.smoke else 10,
                          "figure.dpi": st.dpi})
@@ -940,6 +1445,11 @@ def main(argv=None):
           f"({', '.join(sweep.variants)}), ε ∈ {{{', '.join(f'{e:g}' for e in sweep.eps)}}}")
     n_files = 0
     for name, fn in FIGURES:
+        if name in GEOMETRY_FIGURES and not sweep.geo.present:
+            if name == GEOMETRY_FIGURES[0]:
+                print(f"{', '.join(GEOMETRY_FIGURES)}: skipped (no record carries geometry; "
+                      "train with --diag.geometry 1)")
+            continue
         fig = fig1(sweep, st, images) if fn is None else fn(sweep, st)
         paths = save(fig, a.out, name, st)
         if name in sweep.numbers:
