@@ -129,8 +129,11 @@ json geometry(const Group& g, int rank, int seed, int epoch) {
   return geo;
 }
 
+// Named as `dale compare` names runs — variant and seed only — so one id recurs in every group
+// and rank: figures.py must tell runs apart by their configuration, not by their id.
 std::string run_name(const Group& g, int rank, int seed) {
-  return "g" + std::to_string(g.id) + "-rank" + std::to_string(rank) + "-seed" + std::to_string(seed);
+  (void)rank;
+  return "compare-" + g.variant + "-eps0-seed" + std::to_string(seed);
 }
 
 std::string records() {

@@ -9,9 +9,11 @@ from the data gets a panel with a centred "no data for <variant>" note, never a 
     tools/figures.py runs/*.jsonl [--out figures/] [--data /usr/share/datasets/fashion-mnist]
                      [--best N] [--geometry-lr LR] [--smoke]
 
-Input: one JSON record per epoch per run (models/trainer.cpp). A run's result is its record with
-the highest epoch; a (run, epoch) seen twice counts once (the later line wins: a resumed run
-re-writes its epochs); a torn last line is skipped with a warning. A diverged run is a result
+Input: one JSON record per epoch per run (models/trainer.cpp). A run is its id and its
+configuration (less output paths, data directory and epoch count): records of one id with
+different configurations — `dale compare` files of two learning rates, say — are different runs.
+A run's result is its record with the highest epoch; a (run, epoch) seen twice counts once (the
+later line wins: a resumed run re-writes its epochs); a torn last line is skipped with a warning. A diverged run is a result
 (study §9): its final accuracy counts, as logged (chance, 10 %, when the log holds no number).
 
 Output, PNG and SVG each, into --out:
@@ -221,8 +223,20 @@ def normalize_record(rec):
     return rec
 
 
+def run_identity(rec):
+    """What makes two records with one run id the same run: their config without the output
+    paths, the data directory and the number of epochs (a resumed run may extend it) — as dale's
+    own resume check. `dale compare` names runs by variant, ε and seed, so files of different
+    experiments (another lr, another rank) repeat ids: they are different runs."""
+    cfg = rec.get("config") if isinstance(rec.get("config"), dict) else {}
+    cfg = {k: (dict(v) if isinstance(v, dict) else v) for k, v in cfg.items() if k != "exp"}
+    cfg.get("train", {}).pop("epochs", None)
+    cfg.get("data", {}).pop("dir", None)
+    return json.dumps(cfg, sort_keys=True)
+
+
 def load(paths):
-    """Reads every file; returns {run name: Run}. Raises BadInput naming the file."""
+    """Reads every file; returns {(run id, identity): Run}. Raises BadInput naming the file."""
     runs = {}
     skipped = 0
     for path in paths:
@@ -257,7 +271,7 @@ def load(paths):
                     or not isinstance(rec.get("epoch"), int) or rec.get("eps") is None:
                 skipped += 1
                 continue
-            runs.setdefault(rec["run"], Run(rec["run"])).by_epoch[rec["epoch"]] = rec
+            runs.setdefault((rec["run"], run_identity(rec)), Run(rec["run"])).by_epoch[rec["epoch"]] = rec
             kept += 1
         if kept == 0:
             raise BadInput(f"{path}: no dale record in it (each line needs run, variant, epoch, eps)")
