@@ -393,3 +393,25 @@ TEST_CASE("geometry figures: records without geometry draw the study's seven fig
   }
   CHECK(png == 7);
 }
+
+// tools/geometry_tables.py, the tables of docs/geometry/README.md, on the same records: the
+// final epoch, pooled over seeds, one run per (id, configuration) — ids repeat across groups, as
+// dale compare's do — and the gain-2 runs a row of their own.
+TEST_CASE("geometry_tables.py: rules and rank tables from the final records, runs told apart by configuration") {
+  const dale::test::TempDir tmp;
+  const std::string recs = tmp / "geometry.jsonl";
+  dale::test::write_text(recs, records());
+  const std::string script = dale::test::shell_quote(std::string(DALE_TEST_DATA) + "/../tools/geometry_tables.py");
+  const auto r = dale::test::run_captured(script + " " + dale::test::shell_quote(recs), tmp / "tables");
+  REQUIRE_MESSAGE(r.rc == 0, r.err);
+  // ei, SGD at lr 0.01, full rank: final accuracies 83, 85, 87 (test_acc, bonus 1).
+  CHECK_MESSAGE(r.out.find("| ei | SGD | 0.01 | 3 | 85.00 (83.00–87.00) | 0 | fc0.Wex |") != std::string::npos, r.out);
+  // Rank 4 of group 0: rel_change 0.543, 0.552, 0.567 (seeds 1–3, epoch 2) → 0.554 ± 0.012.
+  CHECK_MESSAGE(r.out.find("| ei | SGD | 0.01 | 4 | 1 | 3 | 0 | 0.554 ± 0.012 |") != std::string::npos, r.out);
+  CHECK_MESSAGE(r.out.find("| ei | SGD | 0.01 | 4 | 2 | 3 | 0 |") != std::string::npos, r.out);  // gain 2 apart
+  const std::string plain = tmp / "plain.jsonl";
+  dale::test::write_text(plain, json({{"run", "a"}, {"variant", "ei"}, {"epoch", 1}, {"final", true}}).dump() + "\n");
+  const auto bad = dale::test::run_captured(script + " " + dale::test::shell_quote(plain), tmp / "plain");
+  CHECK(bad.rc == 2);
+  CHECK(bad.err.find("no record carries geometry") != std::string::npos);
+}
