@@ -415,3 +415,44 @@ TEST_CASE("geometry_tables.py: rules and rank tables from the final records, run
   CHECK(bad.rc == 2);
   CHECK(bad.err.find("no record carries geometry") != std::string::npos);
 }
+
+// fig9's (a) and (b) leave out a network whose last hidden layer fell silent (dale writes its
+// undefined CKA as null): it learned nothing. Its accuracy still counts in (c).
+TEST_CASE("geometry figures: fig9 leaves silent networks out of the weight and representation changes") {
+  const dale::test::TempDir tmp;
+  const Group g = groups()[0];  // ei, SGD lr 0.01, ranks 1, 4, full
+  std::string recs;
+  for (int rank : g.ranks)
+    for (int seed : kSeeds)
+      for (int epoch : {1, 2}) {
+        json geo = geometry(g, rank, seed, epoch);
+        if (rank == 1 && seed == 3 && epoch == 2) geo["fc1"]["cka"] = nullptr;  // silent
+        json model = {{"variant", g.variant}};
+        if (rank != 0) model["init_rank"] = rank;
+        recs += json({{"run", run_name(g, rank, seed)}, {"variant", g.variant}, {"eps", 0.0}, {"seed", seed},
+                      {"epoch", epoch}, {"final", epoch == 2}, {"test_acc", test_acc(g, rank, seed, epoch)},
+                      {"diverged", false}, {"geometry", geo},
+                      {"config", {{"model", model}, {"opt", {{"algorithm", "sgd"}, {"lr", g.lr}}}}}})
+                    .dump() +
+                "\n";
+      }
+  const std::string path = tmp / "silent.jsonl";
+  dale::test::write_text(path, recs);
+  const std::string out = tmp / "figures";
+  const auto r = figures(path, out);
+  REQUIRE_MESSAGE(r.rc == 0, r.out << r.err);
+  const json fig9 = json::parse(dale::test::read_text(out + "/fig9_rank_regime.json"));
+  REQUIRE(fig9.at("group").size() == 1);
+  for (const auto& e : fig9.at("group")[0].at("ranks")) {
+    const int rank = e.at("rank").get<int>();
+    INFO("rank " << rank);
+    const std::vector<int> live = rank == 1 ? std::vector<int>{1, 2} : kSeeds;
+    CHECK(e.at("silent_or_diverged") == (rank == 1 ? 1 : 0));
+    std::vector<double> rc;
+    for (int s : live) rc.push_back(rel_change(g, rank, s, 2, 0));
+    CHECK(e.at("rel_change").at("fc0.Wex").at("n") == live.size());
+    CHECK_NEAR(e.at("rel_change").at("fc0.Wex").at("mean").get<double>(), mean(rc));
+    CHECK(e.at("one_minus_cka").at("fc0").at("n") == live.size());
+    CHECK(e.at("test_acc").at("n") == 3);
+  }
+}

@@ -53,7 +53,10 @@ between runs is named in the labels. fig8 draws per (variant, rule) one such gro
 (ties: more runs, then the smaller lr), or --geometry-lr LR for every rule; its densities are per
 unit log10 w as a share of all entries, so a matrix with weights at the floor (clamped to 0, or
 frozen at 1e-18) integrates to its positive fraction, and the floor's share is named in the legend.
-fig9's error bars are the sample sd over seeds (0 for one run). A geometry entry or value that is
+fig9's error bars are the sample sd over seeds (0 for one run); its panels (a) and (b) leave out
+networks that diverged or whose last hidden layer fell silent (its CKA written as null: no
+activity on the fixed batch) — they learned nothing — and count them per rank in the JSON
+("silent_or_diverged"); (c) counts every run. A geometry entry or value that is
 missing, malformed or not finite (dale writes NaN as null) is left out of what needs it; the
 figures are still drawn.
 
@@ -1267,12 +1270,19 @@ def fig8(sweep, st):
     return fig
 
 
+def silent(geom, layer):
+    """Whether a run's final geometry says `layer` had no activity on the fixed batch: dale
+    writes its undefined CKA (a zero Gram matrix) as null. A malformed entry is not silence."""
+    entry = geom.get(layer) if isinstance(geom, dict) else None
+    return isinstance(entry, dict) and "cka" in entry and entry["cka"] is None
+
+
 def fig9(sweep, st):
     name = "fig9_rank_regime"
     geo = sweep.geo
     fig, axs = plt.subplots(1, 3, figsize=st.size(16, 5.4))
     fig.suptitle("Fig. 9 — Initial rank of Wex and the learning regime: weight change, "
-                 "representation change, accuracy (mean ± sd over seeds)")
+                 "representation change, accuracy (mean ± sd over seeds; (a), (b) without diverged or silent networks)")
     a, b, c = axs
     has_fc1 = geo.has_layer("fc1")
     layers = ["fc0", "fc1"] if has_fc1 else ["fc0"]
@@ -1312,13 +1322,17 @@ def fig9(sweep, st):
         series = defaultdict(list)
         for rank in order:
             rr = by_rank[rank]
-            e = {"rank": rank, "runs": len(rr), "rel_change": {}, "one_minus_cka": {},
-                 "test_acc": mean_sd([r.acc for r in rr])}
+            # A network that diverged, or whose last hidden layer fell silent (no activity on the
+            # fixed batch: its CKA is undefined, written as null), learned nothing: its weight and
+            # representation changes are left out of (a) and (b); its accuracy counts in (c).
+            live = [r for r in rr if not r.run.diverged and not silent(r.final, layers[-1])]
+            e = {"rank": rank, "runs": len(rr), "silent_or_diverged": len(rr) - len(live), "rel_change": {},
+                 "one_minus_cka": {}, "test_acc": mean_sd([r.acc for r in rr])}
             g["runs"] += len(rr)
             for layer in layers:
-                rc = [num((geo_stats(r.final, layer, "Wex") or {}).get("rel_change")) for r in rr]
+                rc = [num((geo_stats(r.final, layer, "Wex") or {}).get("rel_change")) for r in live]
                 e["rel_change"][f"{layer}.Wex"] = mean_sd([x for x in rc if x is not None])
-                ck = [geo_num(r.final, layer, "cka") for r in rr]
+                ck = [geo_num(r.final, layer, "cka") for r in live]
                 e["one_minus_cka"][layer] = mean_sd([1.0 - x for x in ck if x is not None])
                 series[("rel", layer)].append((xpos(rank), e["rel_change"][f"{layer}.Wex"]))
                 series[("cka", layer)].append((xpos(rank), e["one_minus_cka"][layer]))
