@@ -130,9 +130,9 @@ GeometryProbe::GeometryProbe(Network& net, Tensor test_x) : x_(std::move(test_x)
     if (!is_sign_constrained(p.group()) || p.frozen()) continue;
     const std::string& name = p.name();  // "fc0.Wex"
     const size_t dot = name.find('.');
-    matrices_.push_back({name.substr(0, dot), name.substr(dot + 1), p, p.to_vector(), p.rows(), p.cols()});
+    matrices_.push_back({name.substr(0, dot), name.substr(dot + 1), p, p.to_vector()});
   }
-  for (const Matrix& m : matrices_) init_["init"][m.layer][m.param] = to_json(weight_stats(m.w0, m.rows, m.cols, {}));
+  for (const Matrix& m : matrices_) init_[m.layer][m.param] = to_json(weight_stats(m.w0, m.p.rows(), m.p.cols(), {}));
   gram0_ = grams(net);
 }
 
@@ -151,8 +151,9 @@ json GeometryProbe::measure(Network& net, bool with_init) const {
   json j = {{"hist", {{"lo", kHistLo}, {"width", kHistWidth}, {"bins", kHistBins}}}};
   const std::vector<std::vector<double>> now = grams(net);
   for (size_t l = 0; l < now.size(); ++l) j[net.hidden()[l]->name()]["cka"] = linear_cka(gram0_[l], now[l]);
-  for (const Matrix& m : matrices_) j[m.layer][m.param] = to_json(weight_stats(m.p.to_vector(), m.rows, m.cols, m.w0));
-  if (with_init) j["init"] = init_["init"];
+  for (const Matrix& m : matrices_)
+    j[m.layer][m.param] = to_json(weight_stats(m.p.to_vector(), m.p.rows(), m.p.cols(), m.w0));
+  if (with_init) j["init"] = init_;
   return j;
 }
 

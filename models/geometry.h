@@ -73,11 +73,10 @@ class GeometryProbe {
     std::string layer, param;
     Tensor p;               // the parameter itself: read at each measurement
     std::vector<float> w0;  // its initial value
-    int64_t rows, cols;
   };
   std::vector<Matrix> matrices_;
   std::vector<std::vector<double>> gram0_;  // per hidden layer
-  nlohmann::json init_;                     // {"init": statistics of the initial weights}
+  nlohmann::json init_;                     // the statistics of the initial weights, by layer
   Tensor x_;
   std::vector<std::vector<double>> grams(Network& net) const;
 };

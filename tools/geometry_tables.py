@@ -32,24 +32,18 @@ import argparse
 import gzip
 import json
 import math
+import os
 import statistics
 import sys
 from collections import defaultdict
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from figures import run_identity  # noqa: E402  one rule for what makes a run, shared with the figures
 
 
 def fail(msg):
     print(f"geometry_tables.py: {msg}", file=sys.stderr)
     sys.exit(2)
-
-
-def identity(r):
-    """A run is its id and its configuration less output paths, data directory and epoch count
-    (as dale's resume check): `dale compare` names runs by variant, ε and seed only, so the
-    files of two experiments repeat ids."""
-    cfg = {k: (dict(v) if isinstance(v, dict) else v) for k, v in r.get("config", {}).items() if k != "exp"}
-    cfg.get("train", {}).pop("epochs", None)
-    cfg.get("data", {}).pop("dir", None)
-    return json.dumps(cfg, sort_keys=True)
 
 
 def read(paths):
@@ -73,7 +67,7 @@ def read(paths):
                 fail(f"{path}:{no}: not a JSON record")
             if "geometry" not in r and not r.get("diverged"):
                 continue
-            run = (r.get("run"), identity(r))
+            run = (r.get("run"), run_identity(r))
             if run not in last or r["epoch"] >= last[run]["epoch"]:
                 last[run] = r
             if r.get("epoch") == 1 and "geometry" in r:
